@@ -1,0 +1,44 @@
+# coursekit: the two quick-start commands are `make lab` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+LAB_PORT ?= 8888
+DEMO_OUT ?= demo-output
+
+.PHONY: help setup lab test lint pytest notebooks demo bench exercises clean
+
+help:
+	@echo "make lab    - set up .venv and open JupyterLab on the course (prints the URL)"
+	@echo "make test   - set up .venv, then ruff, pytest over tests/ and nbval over every notebook"
+	@echo "make demo   - headless end-to-end run of the course's main job into $(DEMO_OUT)/"
+	@echo "make bench  - run the speed benchmarks (prints ratios against baselines)"
+
+setup:
+	@bash scripts/setup_env.sh
+
+lab: setup
+	$(VENV)/bin/jupyter lab --no-browser --port=$(LAB_PORT) --ServerApp.root_dir="$(CURDIR)" lectures/ 
+
+test: setup lint pytest notebooks
+
+lint:
+	$(VENV)/bin/ruff check coursekit tests benchmarks scripts
+	$(VENV)/bin/ruff format --check coursekit tests benchmarks scripts
+
+pytest:
+	$(PY) -m pytest tests -q
+
+notebooks:
+	@bash scripts/run_notebooks.sh
+
+demo: setup
+	$(PY) -m coursekit demo --out $(DEMO_OUT)
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+exercises: setup
+	$(PY) -m coursekit make-exercises
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Re-execute every lecture and solution notebook with nbval and compare stored outputs.
+# No notebooks yet is not a failure; a failing notebook is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+mapfile -t nbs < <(find lectures solutions -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null | sort)
+if [ ${#nbs[@]} -eq 0 ]; then
+    echo "[notebooks] no notebooks in lectures/ or solutions/ yet: nothing to re-check"
+    exit 0
+fi
+echo "[notebooks] nbval over ${#nbs[@]} notebooks"
+# MPLBACKEND keeps figures off-screen; the sanitize file masks timings and progress bars.
+MPLBACKEND=agg "$PY" -m pytest -q -p no:cacheprovider --nbval --nbval-current-env \
+    --nbval-sanitize-with scripts/nbval_sanitize.cfg "${nbs[@]}"
