@@ -1,0 +1,45 @@
+"""Command line: ``python -m coursekit {info,demo,make-exercises}``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from coursekit import self_check
+
+    print(json.dumps(self_check(), indent=2))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from coursekit.demo import run_demo
+
+    summary = run_demo(out=args.out, seconds=args.seconds, seed=args.seed, device=args.device)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="coursekit", description="Deep learning for label-free microscopy: course helpers."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_info = sub.add_parser("info", help="print versions and the compute device (self-check)")
+    p_info.set_defaults(func=_cmd_info)
+    p_demo = sub.add_parser(
+        "demo", help="headless end-to-end run on the virtual microscope; writes figures and numbers"
+    )
+    p_demo.add_argument("--out", default="demo-output", help="output folder (created)")
+    p_demo.add_argument("--seconds", type=float, default=45.0, help="training budget in seconds")
+    p_demo.add_argument("--seed", type=int, default=0)
+    p_demo.add_argument("--device", default="auto", help='"auto", "cpu", "cuda" or "mps"')
+    p_demo.set_defaults(func=_cmd_demo)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
