@@ -7,6 +7,7 @@ traceback from deep inside NumPy or PyTorch.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 import numpy as np
@@ -24,13 +25,9 @@ def describe(x) -> str:
     """A short description of an array-like value for error messages."""
     if isinstance(x, np.ndarray):
         return f"array of dtype {x.dtype} with shape {x.shape}"
-    try:
-        import torch
-
-        if isinstance(x, torch.Tensor):
-            return f"tensor of dtype {x.dtype} with shape {tuple(x.shape)}"
-    except ImportError:  # pragma: no cover
-        pass
+    torch = sys.modules.get("torch")  # never import torch just to describe a value
+    if torch is not None and isinstance(x, torch.Tensor):
+        return f"tensor of dtype {x.dtype} with shape {tuple(x.shape)}"
     return f"{type(x).__name__}"
 
 
@@ -76,13 +73,9 @@ def check_array(
     """
     if x is None:
         raise TypeError(f"{name}: expected an array, got None")
-    try:
-        import torch
-
-        if isinstance(x, torch.Tensor):
-            x = x.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover
-        pass
+    torch = sys.modules.get("torch")  # a tensor can only exist if torch is already imported
+    if torch is not None and isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
     if not isinstance(x, np.ndarray):
         try:
             x = np.asarray(x)
