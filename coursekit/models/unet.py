@@ -141,8 +141,11 @@ class UNet(nn.Module):
     depth : int
         Number of downsampling steps (>= 1). Inputs are padded to a multiple of
         ``2 ** depth``.
-    base_channels : int
-        Feature maps at the first level.
+    base_channels : int, optional
+        Feature maps at the first level. Default: 16 in 2D, 8 in 3D (a 3D convolution
+        costs three times more per channel pair, and 8 keeps the 3D model near 350,000
+        parameters and a 64 x 512 x 512 stack predictable in about half a minute on 2 CPU
+        cores).
     norm : {"batch", "group", "none"}
         Normalization after each convolution. Batch norm is per pixel at inference (tiled
         prediction matches one pass); group norm uses the statistics of the whole input,
@@ -189,7 +192,7 @@ class UNet(nn.Module):
         *,
         ndim: int = 2,
         depth: int = 3,
-        base_channels: int = 16,
+        base_channels: int | None = None,
         norm: str = "batch",
         dropout: float = 0.0,
         channel_growth: float = 2,
@@ -199,6 +202,8 @@ class UNet(nn.Module):
         pad_mode: str = "reflect",
     ):
         super().__init__()
+        if base_channels is None:
+            base_channels = 16 if ndim == 2 else 8
         for name, value in (
             ("in_channels", in_channels),
             ("out_channels", out_channels),
