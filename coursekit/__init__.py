@@ -39,7 +39,11 @@ def self_check() -> dict:
 
     import numpy
 
-    info = {"coursekit": __version__, "python": platform.python_version(), "numpy": numpy.__version__}
+    info = {
+        "coursekit": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+    }
     try:
         import torch
 

@@ -103,11 +103,15 @@ def check_array(
         x = x.copy()
     if finite and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
         n_bad = int((~np.isfinite(x)).sum())
-        raise ValueError(f"{name}: expected finite values, got {n_bad} NaN or infinite values in {describe(x)}")
+        raise ValueError(
+            f"{name}: expected finite values, got {n_bad} NaN or infinite values in {describe(x)}"
+        )
     return x
 
 
-def check_same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str] = ("prediction", "target")) -> None:
+def check_same_shape(
+    a: np.ndarray, b: np.ndarray, names: tuple[str, str] = ("prediction", "target")
+) -> None:
     """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
     if np.shape(a) != np.shape(b):
         raise ValueError(
@@ -132,4 +136,6 @@ def check_choice(value, name: str, choices: Iterable) -> None:
     """Raise ``ValueError`` unless ``value`` is one of ``choices``, listing them."""
     choices = list(choices)
     if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(map(repr, choices))}")
+        raise ValueError(
+            f"unknown {name} {value!r}; expected one of {', '.join(map(repr, choices))}"
+        )

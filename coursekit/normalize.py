@@ -57,9 +57,7 @@ def normalize(
         raise ValueError(f"expected 0 <= pmin < pmax <= 100, got pmin={pmin}, pmax={pmax}")
     if channel_axis is not None:
         moved = np.moveaxis(x, channel_axis, 0)
-        out = np.stack(
-            [normalize(c, method, pmin=pmin, pmax=pmax, eps=eps) for c in moved], axis=0
-        )
+        out = np.stack([normalize(c, method, pmin=pmin, pmax=pmax, eps=eps) for c in moved], axis=0)
         return np.moveaxis(out, 0, channel_axis)
     if method == "zscore":
         x -= x.mean(dtype=np.float64)

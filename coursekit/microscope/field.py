@@ -34,6 +34,7 @@ from coursekit.microscope.specimen import (
     DELTA_N,
     LABELS,
     STRUCTURES,
+    _blur_xy,
     _check_labels,
     _check_shape,
     build_specimen,
@@ -571,10 +572,17 @@ def simulate_field(
         else:
             stack = [spec.labels[lab].sum(axis=0) * np.float32(dz) for lab in labs]
         hazes = _haze(np.stack(stack), far_px) * np.float32(hz)
+    blurred = {}
+    if not is3d:  # the in-focus PSF: one blur for all labels of the same emission
+        for sxy in sorted({psf[lab][1] for lab in labs}):
+            group = [lab for lab in labs if psf[lab][1] == sxy]
+            stack = np.stack([spec.labels[lab] for lab in group])
+            out = _blur_xy(stack, sxy / px, truncate=3.0).astype(np.float32, copy=False)
+            blurred.update(zip(group, out))
     for i, lab in enumerate(labs):
         sz, sxy = psf[lab]
         if not is3d:
-            inten = optics.blur(spec.labels[lab], sigma_um=sxy, voxel_size_um=px)
+            inten = blurred.pop(lab)
         else:
             inten = _blur3d(spec.labels[lab], (sz, sxy), (dz, px, px))
         if hz > 0:

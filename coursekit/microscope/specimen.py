@@ -658,6 +658,27 @@ def _grad_mag(a, spacing):
     return np.sqrt(gy * gy + gx * gx)
 
 
+def _blur_xy(a, s, truncate=2.5):
+    """Gaussian blur (sigma ``s`` pixels, truncated at ``truncate`` sigma, reflecting
+    borders) over the last two axes; the common 3-tap case without scipy's overhead."""
+    r = int(truncate * s + 0.5)
+    if r != 1:
+        return ndimage.gaussian_filter(a, (0,) * (a.ndim - 2) + (s, s), truncate=truncate)
+    e = math.exp(-0.5 / (s * s))
+    w0, w1 = np.float32(1.0 / (1.0 + 2.0 * e)), np.float32(e / (1.0 + 2.0 * e))
+    t = a * w0
+    t[..., 1:, :] += w1 * a[..., :-1, :]
+    t[..., :-1, :] += w1 * a[..., 1:, :]
+    t[..., 0, :] += w1 * a[..., 0, :]
+    t[..., -1, :] += w1 * a[..., -1, :]
+    o = t * w0
+    o[..., 1:] += w1 * t[..., :-1]
+    o[..., :-1] += w1 * t[..., 1:]
+    o[..., 0] += w1 * t[..., 0]
+    o[..., -1] += w1 * t[..., -1]
+    return o
+
+
 def _freq2(shape, spacing):
     """Squared spatial frequency (cycles/um)^2 on an rfftn grid."""
     freqs = [np.fft.fftfreq(n, d=s) for n, s in zip(shape[:-1], spacing[:-1])]
@@ -721,7 +742,9 @@ class _Canvas:
             self.path = {s: np.zeros(self.YX, np.float32) for s in STRUCTURES}
             self.lab = {lab: np.zeros(self.YX, np.float32) for lab in self.labels}
             self.lab_path = {lab: np.zeros(self.YX, np.float32) for lab in self.labels}
-        self._pts: dict[tuple[str, str], list] = {}
+        # name -> chunks (y, x, z, structure weights or None, label weights or None)
+        self._pts: dict[str, list] = {}
+        self._defer: dict[str, list] = {}
         self._noise: dict[str, np.ndarray] = {}
         self._white: dict[int, np.ndarray] = {}
         self.shift_um = (float(shift_um[0]), float(shift_um[1]))
@@ -846,12 +869,39 @@ class _Canvas:
                 return np.full(y.shape, v.reshape(-1)[0], np.float32)
             return np.broadcast_to(v, yshape).reshape(-1)
 
+        if struct is None and not want_label:
+            return
         z = flat(z)
         vol = flat(vol)
-        if struct is not None:
-            self._pts.setdefault(("s", struct), []).append((y, x, z, vol))
-        if want_label:
-            self._pts.setdefault(("l", label), []).append((y, x, z, flat(gain) * vol))
+        name = struct if struct is not None else label
+        wl = flat(gain) * vol if want_label else None
+        if struct is not None and want_label and label != struct:
+            self._pts.setdefault(struct, []).append((y, x, z, vol, None))
+            self._pts.setdefault(label, []).append((y, x, z, None, wl))
+            return
+        self._pts.setdefault(name, []).append((y, x, z, vol if struct is not None else None, wl))
+
+    def add_points(self, name, y, x, z, vol, w_label):
+        """Add points of the thin structure ``name`` (flat arrays; ``z`` and ``vol`` may
+        be scalars) with their label weights ``w_label`` (gain x volume)."""
+        y = np.asarray(y, np.float32).ravel()
+        n = y.size
+        if n == 0:
+            return
+        x = np.asarray(x, np.float32).ravel()
+
+        def flat(v):
+            v = np.asarray(v, np.float32)
+            return np.full(n, v, np.float32) if v.ndim == 0 else v.ravel()
+
+        z = flat(z)
+        wl = flat(w_label) if name in self.lab else None
+        self._pts.setdefault(name, []).append((y, x, z, flat(vol), wl))
+
+    def defer(self, kind, cid, params):
+        """Keep a cell's random parameters of thin structures, traced for all cells at
+        once by :func:`_flush_deferred`."""
+        self._defer.setdefault(kind, []).append((cid, params))
 
     def _splat(self, y, x, z, w, sigma, blur=True):
         """Bilinear (trilinear in 3D) splatting of point volumes onto the grid."""
@@ -914,28 +964,77 @@ class _Canvas:
         s = sigma[0] / self.px
         return ndimage.gaussian_filter(out, (0, s, s), truncate=2.5)
 
+    def _splat2d(self, name, y, x, z, ws, wl, sigma):
+        """2D: bilinear splatting of the structure weights ``ws`` (focal-slab density and
+        path length, blurred to the structure's width) and the label weights ``wl`` (not
+        blurred: the PSF is much wider), sharing one set of indices."""
+        Y, X = self.YX
+        W = X + 2  # a one-pixel ring catches corners just outside the field (dropped)
+        S = (Y + 2) * W
+        fy = y * np.float32(1.0 / self.px)
+        fx = x * np.float32(1.0 / self.px)
+        iy = np.floor(fy)
+        ix = np.floor(fx)
+        ok = (iy >= -1) & (iy < Y) & (ix >= -1) & (ix < X)
+        if not ok.all():
+            fy, fx, iy, ix, z = fy[ok], fx[ok], iy[ok], ix[ok], z[ok]
+            ws = None if ws is None else ws[ok]
+            wl = None if wl is None else wl[ok]
+        ty = fy - iy
+        tx = fx - ix
+        base = (iy.astype(np.intp) + 1) * W + (ix.astype(np.intp) + 1)
+        idx = np.concatenate([base, base + 1, base + W, base + (W + 1)])
+        cw = np.concatenate([(1 - ty) * (1 - tx), (1 - ty) * tx, ty * (1 - tx), ty * tx])
+        # small objects: the axial PSF itself (a Gaussian with the same area as the slab)
+        sig = self.slab / math.sqrt(2 * math.pi)
+        dzf = (z - np.float32(self.focus)) * np.float32(1.0 / sig)
+        g_foc = np.exp(np.float32(-0.5) * dzf * dzf) * np.float32(1.0 / self.slab)
+        inv_a = np.float32(1.0 / (self.px * self.px))
+        maps = []
+        for w in (ws, wl):
+            if w is not None:
+                wp = w * inv_a
+                maps += [np.tile(wp * g_foc, 4) * cw, np.tile(wp, 4) * cw]
+        K = len(maps)
+        if K == 0:
+            return
+        allidx = np.concatenate([idx + k * S for k in range(K)])
+        out = np.bincount(allidx, np.concatenate(maps), minlength=K * S)
+        out = out.reshape(K, Y + 2, W)[:, 1:-1, 1:-1].astype(np.float32)
+        k = 0
+        if ws is not None:
+            img = _blur_xy(out[0:2], sigma[0] / self.px)
+            self.acc[name] += img[0]
+            self.path[name] += img[1]
+            k = 2
+        if wl is not None:
+            self.lab[name] += out[k]
+            self.lab_path[name] += out[k + 1]
+
     def finish_points(self):
-        for (kind, name), chunks in self._pts.items():
+        for name, chunks in self._pts.items():
             y = np.concatenate([c[0] for c in chunks])
             x = np.concatenate([c[1] for c in chunks])
             z = np.concatenate([c[2] for c in chunks])
-            w = np.concatenate([c[3] for c in chunks])
+            ws = wl = None
+            if any(c[3] is not None for c in chunks):
+                ws = np.concatenate(
+                    [c[3] if c[3] is not None else np.zeros_like(c[0]) for c in chunks]
+                )
+            if name in self.lab and any(c[4] is not None for c in chunks):
+                wl = np.concatenate(
+                    [c[4] if c[4] is not None else np.zeros_like(c[0]) for c in chunks]
+                )
             sigma = _SPLAT_SIGMA_UM.get(name, (0.15, 0.15))
+            if not self.is3d:
+                self._splat2d(name, y, x, z, ws, wl, sigma)
+                continue
             # label intensities are blurred later by the PSF, which is much wider than the
             # structures: only the densities (refractive index) need their physical width
-            img = self._splat(y, x, z, w, sigma, blur=kind == "s")
-            if kind == "s":
-                if self.is3d:
-                    self.acc[name] += img
-                else:
-                    self.acc[name] += img[0]
-                    self.path[name] += img[1]
-            else:
-                if self.is3d:
-                    self.lab[name] += img
-                else:
-                    self.lab[name] += img[0]
-                    self.lab_path[name] += img[1]
+            if ws is not None:
+                self.acc[name] += self._splat(y, x, z, ws, sigma, blur=True)
+            if wl is not None:
+                self.lab[name] += self._splat(y, x, z, wl, sigma, blur=False)
         self._pts.clear()
 
 
@@ -1449,14 +1548,6 @@ def _lognormal(rng, sigma, size=None):
     return np.exp(sigma * rng.standard_normal(size) - 0.5 * sigma * sigma)
 
 
-def _polyline_points(rng, y0, x0, theta0, n_steps, step, wiggle):
-    """Persistent random walks: arrays (K, n_steps) of y, x and heading."""
-    th = theta0[:, None] + np.cumsum(wiggle * rng.standard_normal((theta0.size, n_steps)), axis=1)
-    y = y0[:, None] + np.cumsum(step * np.sin(th), axis=1)
-    x = x0[:, None] + np.cumsum(step * np.cos(th), axis=1)
-    return y, x, th
-
-
 def _granules(cv, g, rng, w, zlo, zhi, mean, px):
     n = int(rng.poisson(mean))
     y, x, idx = _sample(g, rng, w, n, px)
@@ -1469,7 +1560,10 @@ def _granules(cv, g, rng, w, zlo, zhi, mean, px):
 
 
 def _mito(cv, g, rng, gains, w, zlo, zhi, n, length, cy, cx, px, radial=0.7, wiggle=0.25):
-    """Mitochondria: short curved tubules, oriented roughly radially."""
+    """Mitochondria: short curved tubules, oriented roughly radially.
+
+    The cell draws its random parameters; the tubules of all cells are traced at once
+    (:func:`_flush_deferred`)."""
     n = int(n)
     y0, x0, idx = _sample(g, rng, w, n, px)
     m = y0.size
@@ -1477,45 +1571,34 @@ def _mito(cv, g, rng, gains, w, zlo, zhi, n, length, cy, cx, px, radial=0.7, wig
         return
     L = length * _lognormal(rng, 0.4, m)
     npt = 10
-    step = (L / (npt - 1)).astype(np.float32)
+    step = L / (npt - 1)
     th0 = np.arctan2(y0 - cy, x0 - cx) + radial * rng.standard_normal(m) * 2.0
     dth = wiggle * rng.standard_normal((m, npt))
     frac = rng.uniform(0.15, 0.85, m)
     bright = _lognormal(rng, 0.3, m)
-    th = th0[:, None] + np.cumsum(dth, axis=1)
-    yy = y0[:, None] + np.cumsum(step[:, None] * np.sin(th), axis=1)
-    xx = x0[:, None] + np.cumsum(step[:, None] * np.cos(th), axis=1)
-    yy -= 0.5 * (yy[:, -1:] - y0[:, None])
-    xx -= 0.5 * (xx[:, -1:] - x0[:, None])
-    z = zlo.ravel()[idx] + frac * (zhi.ravel()[idx] - zlo.ravel()[idx])
-    zz = np.broadcast_to(z[:, None], yy.shape)
-    keep = _lookup(g, g.f, yy, xx, px) > 0.5
-    vol = np.broadcast_to((step * _XS["mitochondria"])[:, None], yy.shape)
-    gm = np.broadcast_to((gains["mitochondria"] * bright)[:, None], yy.shape)
-    cv.points("mitochondria", yy[keep], xx[keep], zz[keep], vol[keep], gain=gm[keep])
+    zl = zlo.ravel()[idx]
+    z = zl + frac * (zhi.ravel()[idx] - zl)
+    cv.defer(
+        "mito",
+        g.plan.id,
+        (y0, x0, step, th0, dth, z, gains["mitochondria"] * bright),
+    )
 
 
-def _astral(cv, g, rng, gains, cyc, cxc, zcen, n, max_len, px, z_of, theta=None, wiggle=0.05):
-    """Microtubules growing from a centrosome until they reach the cell edge."""
+def _astral(cv, g, rng, gains, cyc, cxc, zcen, n, max_len, px, zmid, theta=None, wiggle=0.05):
+    """Microtubules growing from a centrosome until they reach the cell edge.
+
+    ``zmid``: True to put them at the height of the cell's ``zmid`` map (spread cells),
+    False for the centrosome's height ``zcen``. Traced for all cells at once."""
     n = int(n)
     if n <= 0:
         return
     step = 0.35
     m = max(int(max_len / step), 2)
     th0 = rng.uniform(0, 2 * math.pi, n) if theta is None else theta
-    y, x, th = _polyline_points(
-        rng, np.full(n, cyc, np.float32), np.full(n, cxc, np.float32), th0, m, step, wiggle
-    )
-    inside = _lookup(g, g.f, y, x, px) > 0.45
-    alive = np.cumprod(inside, axis=1).astype(bool)
-    z = z_of(y, x, zcen)
-    cv.points(
-        "microtubules",
-        y[alive],
-        x[alive],
-        z[alive],
-        step * _XS["microtubules"],
-        gain=gains["microtubules"],
+    dth = wiggle * rng.standard_normal((n, m))
+    cv.defer(
+        "astral", g.plan.id, (cyc, cxc, float(zcen), bool(zmid), th0, dth, gains["microtubules"])
     )
 
 
@@ -1527,19 +1610,13 @@ def _centrosome_spot(cv, rng, gains, cy, cx, z):
     cv.points("microtubules", y, x, zz, 0.02, gain=gains["microtubules"])
 
 
-def _focal_adhesion(cv, rng, gains, y_end, x_end, th, length, px):
+def _focal_adhesion(cv, rng, gains, y_end, x_end, th, length, px, cid=0):
     """Elongated basal plaques ending at (y_end, x_end), pointing along ``th``."""
-    n = y_end.size
+    n = np.size(y_end)
     if n == 0:
         return
-    k = 7
-    t = np.linspace(0, 1, k)[None, :] * length[:, None]
-    y = y_end[:, None] - np.sin(th)[:, None] * t
-    x = x_end[:, None] - np.cos(th)[:, None] * t
-    step = (length / (k - 1))[:, None]
-    vol = np.broadcast_to(step * _XS["focal_adhesions"], y.shape)
-    bright = np.broadcast_to(_lognormal(rng, 0.35, n)[:, None], y.shape)
-    cv.points("focal_adhesions", y, x, 0.1, vol, gain=gains["focal_adhesions"] * bright)
+    bright = _lognormal(rng, 0.35, n)
+    cv.defer("fa", cid, (y_end, x_end, th, length, gains["focal_adhesions"] * bright))
 
 
 def _stress_fibres(cv, g, rng, gains, n, cy, cx, a, b, angle, spread, px, fa=True):
@@ -1551,35 +1628,14 @@ def _stress_fibres(cv, g, rng, gains, n, cy, cx, a, b, angle, spread, px, fa=Tru
     thick = rng.uniform(0.5, 1.3, n)
     fa_len = rng.uniform(1.0, 2.6, (n, 2))
     zf = 0.25 + 0.08 * rng.standard_normal(n)
-    step = 0.25
-    m = int(2.6 * a / step) + 1
-    t = (np.arange(m) * step - 1.3 * a)[None, :]
+    fa_bright = _lognormal(rng, 0.35, (n, 2)) if fa else None
     cy_ = cy + off * np.cos(angle)
     cx_ = cx - off * np.sin(angle)
-    y = cy_[:, None] + np.sin(th)[:, None] * t
-    x = cx_[:, None] + np.cos(th)[:, None] * t
-    inside = (_lookup(g, g.f, y, x, px) > 0.5) & (_lookup(g, g.rho_body, y, x, px) < 0.93)
-    has = inside.any(axis=1)
-    first = np.argmax(inside, axis=1)
-    last = m - 1 - np.argmax(inside[:, ::-1], axis=1)
-    trim = int(0.6 / step)
-    first = first + trim
-    last = last - trim
-    ok = has & (last - first > int(2.0 / step))
-    idx = np.arange(m)[None, :]
-    sel = ok[:, None] & (idx >= first[:, None]) & (idx <= last[:, None])
-    vol = np.broadcast_to((step * _XS["stress_fibre"] * thick)[:, None], y.shape)
-    zz = np.broadcast_to(zf[:, None], y.shape)
-    # stress fibres are the brightest actin structures (bundles of many filaments)
-    gf = np.broadcast_to((1.6 * gains["actin"] * np.minimum(thick, 1.0))[:, None], y.shape)
-    cv.points("actin", y[sel], x[sel], zz[sel], vol[sel], gain=gf[sel])
-    if fa and ok.any():
-        r = np.nonzero(ok)[0]
-        ye = np.concatenate([y[r, last[r]], y[r, first[r]]])
-        xe = np.concatenate([x[r, last[r]], x[r, first[r]]])
-        the = np.concatenate([th[r], th[r] + math.pi])
-        ln = np.concatenate([fa_len[r, 0], fa_len[r, 1]])
-        _focal_adhesion(cv, rng, gains, ye, xe, the, ln, px)
+    cv.defer(
+        "fibre",
+        g.plan.id,
+        (cy_, cx_, th, float(a), thick, fa_len, zf, gains["actin"], fa_bright, gains),
+    )
 
 
 def _peripheral_fas(cv, g, rng, gains, n, cy, cx, px, lo=0.72, hi=0.95):
@@ -1591,6 +1647,137 @@ def _peripheral_fas(cv, g, rng, gains, n, cy, cx, px, lo=0.72, hi=0.95):
         return
     th = np.arctan2(y - cy, x - cx)
     _focal_adhesion(cv, rng, gains, y, x, th, ln, px)
+
+
+def _owned(cv, M, arr, y, x, cid):
+    """Values of the field map ``arr`` at points (um) on pixels owned by cell ``cid`` (per
+    point); 0 elsewhere and outside the field."""
+    Y, X = cv.YX
+    px = cv.px
+    iy = np.rint(y / px).astype(np.intp)
+    ix = np.rint(x / px).astype(np.intp)
+    ok = (iy >= 0) & (iy < Y) & (ix >= 0) & (ix < X)
+    flat = np.where(ok, iy * X + ix, 0)
+    ok &= M.owner.ravel()[flat] == cid
+    return np.where(ok, arr.ravel()[flat], np.float32(0.0))
+
+
+def _rows(entries, k):
+    """Concatenate field ``k`` of deferred entries, and the per-row cell ids."""
+    return np.concatenate([np.atleast_1d(e[1][k]) for e in entries])
+
+
+def _flush_deferred(cv, M):
+    """Trace the thin structures whose parameters the cells drew (all cells at once)."""
+    d = cv._defer
+    # -- mitochondria -------------------------------------------------------------------
+    ent = d.pop("mito", None)
+    if ent:
+        cid = np.concatenate([np.full(len(e[1][0]), e[0], np.int32) for e in ent])
+        y0, x0, step, th0, z, gm = (_rows(ent, k) for k in (0, 1, 2, 3, 5, 6))
+        dth = np.concatenate([e[1][4] for e in ent])
+        th = th0[:, None] + np.cumsum(dth, axis=1)
+        yy = np.cumsum(step[:, None] * np.sin(th), axis=1)
+        xx = np.cumsum(step[:, None] * np.cos(th), axis=1)
+        yy += (y0 - 0.5 * yy[:, -1])[:, None]
+        xx += (x0 - 0.5 * xx[:, -1])[:, None]
+        keep = _owned(cv, M, M.f, yy, xx, cid[:, None]) > 0.5
+        rows = np.broadcast_to(np.arange(yy.shape[0])[:, None], yy.shape)[keep]
+        vol = (step * _XS["mitochondria"])[rows]
+        cv.add_points("mitochondria", yy[keep], xx[keep], z[rows], vol, gm[rows] * vol)
+    # -- astral microtubules ------------------------------------------------------------
+    ent = d.pop("astral", None)
+    if ent:
+        step = 0.35
+        ns = [len(e[1][4]) for e in ent]
+        ms = [e[1][5].shape[1] for e in ent]
+        mmax = max(ms)
+        N = sum(ns)
+        dth = np.zeros((N, mmax))
+        r = 0
+        for e, n, m in zip(ent, ns, ms):
+            dth[r : r + n, :m] = e[1][5]
+            r += n
+        rep = np.array(ns)
+        cid = np.repeat(np.array([e[0] for e in ent], np.int32), rep)
+        cy = np.repeat(np.array([e[1][0] for e in ent]), rep)
+        cx = np.repeat(np.array([e[1][1] for e in ent]), rep)
+        zc = np.repeat(np.array([e[1][2] for e in ent], np.float32), rep)
+        usemap = np.repeat(np.array([e[1][3] for e in ent]), rep)
+        gain = np.repeat(np.array([e[1][6] for e in ent], np.float32), rep)
+        lens = np.repeat(np.array(ms), rep)
+        th = np.concatenate([np.atleast_1d(e[1][4]) for e in ent])[:, None] + np.cumsum(dth, axis=1)
+        y = cy[:, None] + np.cumsum(step * np.sin(th), axis=1)
+        x = cx[:, None] + np.cumsum(step * np.cos(th), axis=1)
+        valid = np.arange(mmax)[None, :] < lens[:, None]
+        inside = (_owned(cv, M, M.f, y, x, cid[:, None]) > 0.45) & valid
+        alive = np.logical_and.accumulate(inside, axis=1)
+        rows = np.broadcast_to(np.arange(N)[:, None], y.shape)[alive]
+        ya, xa = y[alive], x[alive]
+        zm = np.maximum(_owned(cv, M, M.zmid, ya, xa, cid[rows]), np.float32(0.2))
+        z = np.where(usemap[rows], zm, zc[rows])
+        vol = np.float32(step * _XS["microtubules"])
+        cv.add_points("microtubules", ya, xa, z, vol, gain[rows] * vol)
+    # -- stress fibres, with focal adhesions at their ends ------------------------------
+    ent = d.pop("fibre", None)
+    if ent:
+        step = 0.25
+        ns = [len(e[1][0]) for e in ent]
+        rep = np.array(ns)
+        ms = np.array([int(2.6 * e[1][3] / step) + 1 for e in ent])
+        mmax = int(ms.max())
+        cid = np.repeat(np.array([e[0] for e in ent], np.int32), rep)
+        a = np.repeat(np.array([e[1][3] for e in ent]), rep)
+        lens = np.repeat(ms, rep)
+        cy_, cx_, th, thick, zf = (_rows(ent, k) for k in (0, 1, 2, 4, 6))
+        fa_len = np.concatenate([e[1][5] for e in ent])
+        ga = np.repeat(np.array([e[1][7] for e in ent]), rep)
+        t = np.arange(mmax)[None, :] * step - 1.3 * a[:, None]
+        y = cy_[:, None] + np.sin(th)[:, None] * t
+        x = cx_[:, None] + np.cos(th)[:, None] * t
+        valid = np.arange(mmax)[None, :] < lens[:, None]
+        cidc = cid[:, None]
+        inside = valid & (_owned(cv, M, M.f, y, x, cidc) > 0.5)
+        inside &= _owned(cv, M, M.rb, y, x, cidc) < 0.93
+        has = inside.any(axis=1)
+        first = np.argmax(inside, axis=1)
+        last = mmax - 1 - np.argmax(inside[:, ::-1], axis=1)
+        trim = int(0.6 / step)
+        first = first + trim
+        last = last - trim
+        ok = has & (last - first > int(2.0 / step))
+        idx = np.arange(mmax)[None, :]
+        sel = ok[:, None] & (idx >= first[:, None]) & (idx <= last[:, None])
+        rows = np.broadcast_to(np.arange(y.shape[0])[:, None], y.shape)[sel]
+        vol = (step * _XS["stress_fibre"] * thick)[rows]
+        # stress fibres are the brightest actin structures (bundles of many filaments)
+        gf = (1.6 * ga * np.minimum(thick, 1.0))[rows]
+        cv.add_points("actin", y[sel], x[sel], zf[rows], vol, gf * vol)
+        hasfa = np.repeat(np.array([e[1][8] is not None for e in ent]), rep)
+        r = np.nonzero(ok & hasfa)[0]
+        if r.size:
+            br = np.concatenate(
+                [e[1][8] if e[1][8] is not None else np.zeros((n, 2)) for e, n in zip(ent, ns)]
+            )
+            gfa = np.repeat(np.array([e[1][9]["focal_adhesions"] for e in ent]), rep)
+            ye = np.concatenate([y[r, last[r]], y[r, first[r]]])
+            xe = np.concatenate([x[r, last[r]], x[r, first[r]]])
+            the = np.concatenate([th[r], th[r] + math.pi])
+            ln = np.concatenate([fa_len[r, 0], fa_len[r, 1]])
+            gg = np.concatenate([gfa[r] * br[r, 0], gfa[r] * br[r, 1]])
+            cv.defer("fa", 0, (ye, xe, the, ln, gg))
+    # -- focal adhesions ----------------------------------------------------------------
+    ent = d.pop("fa", None)
+    if ent:
+        y_end, x_end, th, length, gn = (_rows(ent, k) for k in range(5))
+        k = 7
+        tt = np.linspace(0, 1, k)[None, :] * length[:, None]
+        y = y_end[:, None] - np.sin(th)[:, None] * tt
+        x = x_end[:, None] - np.cos(th)[:, None] * tt
+        vol = np.broadcast_to((length / (k - 1) * _XS["focal_adhesions"])[:, None], y.shape)
+        w = vol * gn[:, None]
+        cv.add_points("focal_adhesions", y.ravel(), x.ravel(), 0.1, vol.ravel(), w.ravel())
+    d.clear()
 
 
 def _spots(cv, g, rng, gains, w_cyto, w_nuc, zlo, zhi, zlo_n, zhi_n, s):
@@ -1653,6 +1840,9 @@ _MAP_DEFAULTS = {
     "junction": 0.0,  # apical junctional belt
     "ring": 0.0,  # contractile ring
     "cone": 0.0,  # growth cones
+    # for the thin structures traced after all cells are drawn
+    "rb": 2.0,  # the cell body's footprint metric (rho_body)
+    "zmid": 0.0,  # height of the microtubules of spread cells
 }
 
 
@@ -1858,11 +2048,7 @@ def _draw_spread(cv, M, g, gains):
     phi_c = math.atan2(dy, dx) if dn > 0.5 else rng.uniform(0, 2 * math.pi)
     cu, cvv = math.cos(phi_c - nang), math.sin(phi_c - nang)
     rdir = 1.0 / math.sqrt((cu / an) ** 2 + (cvv / bn) ** 2)
-    zmid = np.where(over, 0.5 * (z1n + z1c), 0.45 * z1c)
-
-    def z_of(yy, xx, zcen, zmid=zmid):
-        return np.maximum(_lookup(g, zmid, yy, xx, px), 0.2)
-
+    M.put(g, mask, rb=g.rho_body, zmid=np.where(over, 0.5 * (z1n + z1c), 0.45 * z1c))
     n_mt = ct.n_microtubules * s
     max_len = 1.3 * a
     if pro:  # two centrosomes separating around the nucleus
@@ -1870,12 +2056,12 @@ def _draw_spread(cv, M, g, gains):
             ph = phi_c + sgn * (0.5 + 1.2 * prog)
             ry = ncy + (rdir + 0.7) * math.sin(ph)
             rx = ncx + (rdir + 0.7) * math.cos(ph)
-            _astral(cv, g, rng, gains, ry, rx, zc, n_mt / 2, max_len, px, z_of)
+            _astral(cv, g, rng, gains, ry, rx, zc, n_mt / 2, max_len, px, True)
             _centrosome_spot(cv, rng, gains, ry, rx, zc)
     else:
         csy = ncy + (rdir + 0.7) * math.sin(phi_c)
         csx = ncx + (rdir + 0.7) * math.cos(phi_c)
-        _astral(cv, g, rng, gains, csy, csx, zc, n_mt, max_len, px, z_of)
+        _astral(cv, g, rng, gains, csy, csx, zc, n_mt, max_len, px, True)
         _centrosome_spot(cv, rng, gains, csy, csx, zc)
     # actin stress fibres with focal adhesions at their ends, and peripheral adhesions
     fib = ct.n_stress_fibres * nscale * (0.4 if pro else 1.0)
@@ -1945,10 +2131,6 @@ def _plate(g, cv, cyp, cxp, a_p, b_p, c_p, zc, ang, curve=0.0):
     nu.z1n = zc + nu.t
     nu.zc, nu.cz, nu.bn = zc, c_p, a_p
     return nu
-
-
-def _z_const(yy, xx, zcen):
-    return np.full(yy.shape, zcen, np.float32)
 
 
 def _rounded_heights(g, f, rz, zc, px):
@@ -2032,7 +2214,7 @@ def _draw_mitotic(cv, M, g, gains):
             vol = np.broadcast_to((seg * _XS["microtubules"])[:, None], yy.shape)
             cv.points("microtubules", yy, xx, zt, vol, gain=gains["microtubules"])
             th = ang + (0.0 if sgn > 0 else math.pi) + rng.uniform(-1.3, 1.3, int(12 * s))
-            _astral(cv, g, rng, gains, poy, pox, zc, th.size, 0.8 * R, px, _z_const, theta=th)
+            _astral(cv, g, rng, gains, poy, pox, zc, th.size, 0.8 * R, px, False, theta=th)
             _centrosome_spot(cv, rng, gains, poy, pox, zc)
         if st == "anaphase":  # interpolar microtubules in the midzone
             k = int(14 * s)
@@ -2080,7 +2262,7 @@ def _draw_mitotic(cv, M, g, gains):
         for sgn in (-1.0, 1.0):
             ccy = cy + sgn * (g.lobe_d + 0.45 * g.lobe_r) * sa
             ccx = cx + sgn * (g.lobe_d + 0.45 * g.lobe_r) * ca
-            _astral(cv, g, rng, gains, ccy, ccx, zc, int(14 * s), 0.6 * g.lobe_r, px, _z_const)
+            _astral(cv, g, rng, gains, ccy, ccx, zc, int(14 * s), 0.6 * g.lobe_r, px, False)
     thick = np.maximum(z1c - z0c, 0.0)
     w_cyto = f * (f > 0.5) * thick * (1.0 - 0.8 * spindle) * (1.0 - nuc2d)
     nscale = s * s
@@ -2172,12 +2354,12 @@ def _draw_dead(cv, M, g, gains):
 
 
 class _Full:
-    """The whole field as one 'cell box' for the field-wide layers."""
+    """The field (or the box ``sl`` of it) as one 'cell box' for the field-wide layers."""
 
-    def __init__(self, cv, z_hi):
+    def __init__(self, cv, z_hi, sl=None):
         Y, X = cv.YX
-        self.sl = (slice(0, Y), slice(0, X))
-        self.y0 = self.x0 = 0
+        self.sl = (slice(0, Y), slice(0, X)) if sl is None else sl
+        self.y0, self.x0 = self.sl[0].start, self.sl[1].start
         if cv.is3d:
             k1 = min(int(math.ceil((z_hi + cv.coverslip) / cv.dz)) + 2, cv.shape[0])
             self.zs = slice(0, max(k1, 1))
@@ -2203,11 +2385,48 @@ def _contacts(owner):
     return c
 
 
+def _bbox(keep, margin):
+    """Slices of the rows and columns where ``keep`` is true, widened by ``margin``."""
+    rows = np.flatnonzero(keep.any(axis=1))
+    cols = np.flatnonzero(keep.any(axis=0))
+    return (
+        slice(max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, keep.shape[0])),
+        slice(max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, keep.shape[1])),
+    )
+
+
+class _MapsView:
+    """The field-wide maps cropped to a box (views)."""
+
+    def __init__(self, M, sl, is3d):
+        for k, v in M.__dict__.items():
+            if is3d and k in ("excl", "nrim"):
+                setattr(self, k, v[:, sl[0], sl[1]])
+            else:
+                setattr(self, k, v[sl])
+
+
 def _render(cv, M, gmap):
-    """Evaluate the cell-body and nucleus densities over the whole field, once."""
+    """Evaluate the cell-body and nucleus densities over the field (the box holding all
+    cells, with a margin for the gradients of the footprint), once."""
     px = cv.px
-    G = _Full(cv, float(M.z1c.max()) if M.z1c.size else 0.0)
-    tex = (lambda name: cv.noise(name)[G.zs]) if cv.is3d else cv.noise
+    keep = M.f > 0
+    if not keep.any():
+        return
+    sl = _bbox(keep, 2)
+    M = _MapsView(M, sl, cv.is3d)
+    gmap = {k: v[sl] for k, v in gmap.items()}
+    z_hi = float(M.z1c.max())
+    G = _Full(cv, z_hi, sl)
+    if cv.is3d:
+
+        def tex(name):
+            return cv.noise(name)[G.zs, sl[0], sl[1]]
+    else:
+
+        def tex(name):
+            return cv.noise(name)[sl]
+
     f, z0c, z1c = M.f, M.z0c, M.z1c
     # lateral membrane: the outline of the footprint and the contacts between cells
     gy, gx = np.gradient(f)
@@ -2278,9 +2497,18 @@ def _render(cv, M, gmap):
         z0 = np.zeros_like(M.cone)
         cv.layer("actin", G, M.cone, z0, z0 + np.float32(0.45), gain=gmap.get("actin"))
     # -- nuclei: chromatin texture, condensed chromosomes, dead fragments -------------
-    fn = M.fn
-    if not (fn > 0).any():
+    if not (M.fn > 0).any():
         return
+    # the nuclei: a smaller box
+    s2 = _bbox(M.fn > 0, 2)
+    M = _MapsView(M, s2, cv.is3d)
+    gmap = {k: v[s2] for k, v in gmap.items()}
+    e2 = (Ellipsis, *s2)
+    d_c, dm_c, d_er, dm_er = d_c[e2], dm_c[e2], d_er[e2], dm_er[e2]
+    cyto_extra = {k: v[e2] for k, v in cyto_extra.items()}
+    sl = tuple(slice(a.start + b.start, a.start + b.stop) for a, b in zip(sl, s2))
+    G = _Full(cv, z_hi, sl)
+    fn = M.fn
     zz = G.zz
     excl = M.excl[G.zs] if cv.is3d else M.excl
     nrim = M.nrim[G.zs] if cv.is3d else M.nrim
@@ -2505,6 +2733,7 @@ def build_specimen(
         else:
             _draw_mitotic(cv, M, g, gains)
         drawn.append((pl, gains))
+    _flush_deferred(cv, M)
     # per-pixel expression level of every label (the owner cell's)
     n_id = max([pl.id for pl, _ in drawn], default=0) + 1
     gmap = {}
@@ -2517,10 +2746,15 @@ def build_specimen(
     cv.finish_points()
     cells = _masks_and_cells(cv, M, drawn)
     # densities in [0, 1]; intensities and path lengths non-negative
-    dens = {k: np.clip(v, 0.0, 1.0) for k, v in cv.acc.items()}
-    labs_out = {k: np.maximum(v, 0.0) for k, v in cv.lab.items()}
-    path = None if cv.path is None else {k: np.maximum(v, 0.0) for k, v in cv.path.items()}
-    lpath = None if cv.lab_path is None else {k: np.maximum(v, 0.0) for k, v in cv.lab_path.items()}
+    # (in place: the canvas' accumulators are not used again)
+    dens = {k: np.clip(v, 0.0, 1.0, out=v) for k, v in cv.acc.items()}
+    labs_out = {k: np.maximum(v, 0.0, out=v) for k, v in cv.lab.items()}
+    path = None if cv.path is None else {k: np.maximum(v, 0.0, out=v) for k, v in cv.path.items()}
+    lpath = (
+        None
+        if cv.lab_path is None
+        else {k: np.maximum(v, 0.0, out=v) for k, v in cv.lab_path.items()}
+    )
     return Specimen(
         shape=shp,
         pixel_size_um=px,
