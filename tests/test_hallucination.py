@@ -328,13 +328,16 @@ def test_make_probes_from_the_virtual_microscope():
     assert ref.input.shape == (3, 64, 64) and ref.truth.shape == (64, 64)
     for p in probes.values():
         assert p.input.shape == ref.input.shape and p.truth.shape == ref.truth.shape
-        assert p.description.endswith(".") and p.input.dtype == np.float32
+        assert p.description.endswith((".", "?")) and p.input.dtype == np.float32
     blank = probes["blank"]
-    assert np.abs(blank.input - 1.0).max() < 0.1  # uniform illumination
-    assert np.ptp(blank.truth) == pytest.approx(0.0, abs=1e-6 * (1 + np.abs(blank.truth).max()))
+    # empty medium: uniform illumination (camera counts), only camera noise around it
+    plane_means = blank.input.mean(axis=(1, 2))
+    np.testing.assert_allclose(plane_means, plane_means.mean(), rtol=0.01)
+    assert (blank.input.std(axis=(1, 2)) / plane_means).max() < 0.1
+    assert np.ptp(blank.truth) <= 1e-6 * (1 + float(np.abs(blank.truth).max()))
     noise = probes["noise"]
     np.testing.assert_allclose(
-        noise.input.mean(axis=(1, 2)), ref.input.mean(axis=(1, 2)), atol=0.02
+        noise.input.mean(axis=(1, 2)), ref.input.mean(axis=(1, 2)), rtol=0.01
     )
     np.testing.assert_allclose(noise.input.std(axis=(1, 2)), ref.input.std(axis=(1, 2)), rtol=0.05)
     np.testing.assert_array_equal(noise.truth, blank.truth)
