@@ -7,7 +7,9 @@ The package holds the helpers the course notebooks use:
 - :mod:`coursekit.microscope`: the virtual microscope that simulates cells;
 - :mod:`coursekit.models`: a compact 2D/3D U-Net, training and tiled prediction;
 - :mod:`coursekit.metrics`: Pearson r, NRMSE, SSIM, PSNR and the noise ceiling;
-- :mod:`coursekit.hallucination`: probes and maps to critique predictions.
+- :mod:`coursekit.hallucination`: probes and maps to critique predictions;
+- :mod:`coursekit.experiments`: train on the simulator, predict held-out fields, score them;
+- :mod:`coursekit.normalize`, :mod:`coursekit.plotting`: shared normalization and figures.
 
 Submodules are imported lazily so that ``import coursekit`` stays fast.
 """
@@ -16,7 +18,17 @@ from importlib import import_module
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("io", "datasets", "microscope", "models", "metrics", "hallucination", "data")
+_SUBMODULES = (
+    "io",
+    "datasets",
+    "microscope",
+    "models",
+    "metrics",
+    "hallucination",
+    "normalize",
+    "experiments",
+    "plotting",
+)
 
 __all__ = ["__version__", "self_check", *_SUBMODULES]
 

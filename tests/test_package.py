@@ -45,3 +45,15 @@ def test_command_line_rejects_unknown_command():
     )
     assert proc.returncode != 0
     assert "invalid choice" in proc.stderr
+
+
+@pytest.mark.parametrize("name", coursekit._SUBMODULES)
+def test_every_advertised_submodule_imports(name):
+    assert getattr(coursekit, name).__name__ == f"coursekit.{name}"
+
+
+def test_import_coursekit_does_not_import_torch():
+    # the course's first cell and the command line stay fast: torch loads only when needed
+    code = "import sys, coursekit, coursekit.microscope; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

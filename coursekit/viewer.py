@@ -1,0 +1,346 @@
+"""A small z-stack and channel viewer for notebooks.
+
+Two views of the same channels:
+
+- :func:`stack_viewer`: ipywidgets controls (a z slider, a channel menu) over a plane and an
+  x-z section, for live use in JupyterLab, Colab or a JupyterHub;
+- :func:`stack_figure`: a static montage (channels x planes, plus an x-z section) for
+  headless runs, nbval and exported HTML, where a widget shows only its text.
+
+Both take a dict of channel name -> ``(Z, Y, X)`` array (or a simulated 3D
+:class:`~coursekit.microscope.field.Field`). Each channel's contrast is fixed over the whole
+stack (percentiles of all planes), so that a plane that looks brighter is brighter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from coursekit._validation import check_array, check_positive
+
+__all__ = ["field_channels", "stack_figure", "plane_figure", "stack_viewer"]
+
+
+def field_channels(field, labels: Sequence[str] | None = None, *, clean: bool = False) -> dict:
+    """The channels of a 3D simulated field as a dict for the viewer.
+
+    Parameters
+    ----------
+    field : Field
+        A 3D field from :func:`~coursekit.microscope.field.simulate_field`.
+    labels : sequence of str, optional
+        Fluorescence labels to include (default: every simulated label).
+    clean : bool
+        Use the noise-free images instead of the recorded ones.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The transmitted-light stack first (under the modality's name), then the labels.
+    """
+    if getattr(field, "ndim", None) != 3:
+        raise ValueError(
+            "field_channels: expected a 3D Field (a z-stack), got "
+            f"{type(field).__name__} with ndim={getattr(field, 'ndim', None)!r}"
+        )
+    imgs = field.transmitted_clean if clean else field.transmitted
+    out = {field.modality.replace("_", " "): imgs}
+    for lab in field.labels if labels is None else labels:
+        out[lab] = field.target(lab, clean=clean)
+    return out
+
+
+def _as_channels(channels) -> dict[str, np.ndarray]:
+    if hasattr(channels, "transmitted") and hasattr(channels, "recorded"):
+        channels = field_channels(channels)
+    elif not isinstance(channels, Mapping):
+        arr = check_array(channels, "channels", ndim=3, allow_int=True)
+        channels = {"image": arr}
+    if len(channels) == 0:
+        raise ValueError("channels: expected at least one channel, got an empty dict")
+    out, shape, first = {}, None, None
+    for name, img in channels.items():
+        arr = check_array(img, f"channels[{name!r}]", ndim=3, allow_int=True)
+        if shape is None:
+            shape, first = arr.shape, name
+        elif arr.shape != shape:
+            raise ValueError(
+                f"every channel must have the same (Z, Y, X) shape: {first!r} has {shape}, "
+                f"{name!r} has {arr.shape}"
+            )
+        out[str(name)] = arr
+    return out
+
+
+def _limits(img: np.ndarray, percentiles) -> tuple[float, float]:
+    lo, hi = np.percentile(img, percentiles)
+    return float(lo), float(max(hi, lo + 1e-9))
+
+
+def _default_cmap(name: str) -> str:
+    low = name.lower()
+    if "bright" in low or "phase" in low or "dic" in low or low == "image":
+        return "gray"
+    return "magma"
+
+
+def _z_label(k: int, z_step_um) -> str:
+    return f"plane {k}" if z_step_um is None else f"z = {k * z_step_um:.1f} um"
+
+
+def _section(ax, img, row, z, lim, cmap, z_step_um, pixel_size_um, planes=()):
+    """x-z section at ``row`` with the shown planes marked."""
+    aspect = 1.0 if z_step_um is None or pixel_size_um is None else z_step_um / pixel_size_um
+    ax.imshow(
+        img[:, row, :],
+        cmap=cmap,
+        vmin=lim[0],
+        vmax=lim[1],
+        aspect=aspect,
+        origin="lower",
+        interpolation="nearest",
+    )
+    for k in planes:
+        ax.axhline(k, color="cyan", lw=0.8)
+    if z is not None:
+        ax.axhline(z, color="yellow", lw=1.2)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("x")
+    ax.set_ylabel("z (up)")
+
+
+def _scale_bar(ax, shape, pixel_size_um, length_um=10.0):
+    if pixel_size_um is None:
+        return
+    n = length_um / pixel_size_um
+    if n > 0.6 * shape[1]:
+        length_um, n = 5.0, 5.0 / pixel_size_um
+    y = shape[0] * 0.93
+    x0 = shape[1] * 0.05
+    ax.plot([x0, x0 + n], [y, y], color="white", lw=2.5)
+    ax.text(x0, y - shape[0] * 0.03, f"{length_um:g} um", color="white", fontsize=7)
+
+
+def stack_figure(
+    channels,
+    *,
+    planes: Sequence[int] | None = None,
+    n_planes: int = 4,
+    z_step_um: float | None = None,
+    pixel_size_um: float | None = None,
+    cmaps: Mapping[str, str] | None = None,
+    section: bool = True,
+    percentiles: tuple[float, float] = (0.5, 99.8),
+    panel_size: float = 1.9,
+):
+    """Static montage of a z-stack: one row per channel, one column per plane.
+
+    Parameters
+    ----------
+    channels : dict of str to ndarray, ndarray or Field
+        ``(Z, Y, X)`` arrays of one shape, or one array, or a 3D simulated field.
+    planes : sequence of int, optional
+        Plane indices to show (default ``n_planes`` planes evenly spaced through the stack).
+    n_planes : int
+        Number of planes when ``planes`` is not given.
+    z_step_um, pixel_size_um : float, optional
+        Sampling, for titles (height above plane 0), the section's aspect and a scale bar.
+        Taken from the field's metadata when a Field is passed.
+    cmaps : dict of str to str, optional
+        Colormap per channel (default gray for transmitted light, magma for fluorescence).
+    section : bool
+        Add an x-z section through the middle row, with the shown planes marked.
+    percentiles : tuple of float
+        Display range of each channel, from all its planes.
+    panel_size : float
+        Size of one panel in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if hasattr(channels, "metadata"):
+        z_step_um = z_step_um if z_step_um is not None else channels.metadata.get("z_step_um")
+        pixel_size_um = (
+            pixel_size_um if pixel_size_um is not None else channels.metadata.get("pixel_size_um")
+        )
+    chans = _as_channels(channels)
+    Z, Y, X = next(iter(chans.values())).shape
+    if planes is None:
+        if isinstance(n_planes, bool) or not isinstance(n_planes, (int, np.integer)):
+            raise TypeError(f"n_planes: expected an integer, got {n_planes!r}")
+        if n_planes < 1:
+            raise ValueError(f"n_planes: expected at least 1, got {n_planes!r}")
+        k = min(int(n_planes), Z)
+        planes = [int(round(v)) for v in np.linspace(0, Z - 1, k + 2)[1:-1]] if k < Z else []
+        planes = planes or list(range(Z))
+    planes = [int(p) for p in planes]
+    bad = [p for p in planes if not 0 <= p < Z]
+    if bad or not planes:
+        raise ValueError(f"planes: expected indices in [0, {Z - 1}], got {planes!r}")
+    if z_step_um is not None:
+        z_step_um = check_positive(z_step_um, "z_step_um")
+    if pixel_size_um is not None:
+        pixel_size_um = check_positive(pixel_size_um, "pixel_size_um")
+    cmaps = dict(cmaps or {})
+    ncol = len(planes) + (1 if section else 0)
+    nrow = len(chans)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(panel_size * ncol, panel_size * nrow + 0.3), squeeze=False
+    )
+    for i, (name, img) in enumerate(chans.items()):
+        cmap = cmaps.get(name, _default_cmap(name))
+        lim = _limits(img, percentiles)
+        for j, k in enumerate(planes):
+            ax = axes[i, j]
+            ax.imshow(img[k], cmap=cmap, vmin=lim[0], vmax=lim[1], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(_z_label(k, z_step_um), fontsize=9)
+            if j == 0:
+                ax.set_ylabel(name, fontsize=9)
+                if i == 0:
+                    _scale_bar(ax, (Y, X), pixel_size_um)
+        if section:
+            _section(axes[i, -1], img, Y // 2, None, lim, cmap, z_step_um, pixel_size_um, planes)
+            if i == 0:
+                axes[i, -1].set_title("x-z section", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plane_figure(
+    channels,
+    z: int,
+    channel: str | None = None,
+    *,
+    z_step_um: float | None = None,
+    pixel_size_um: float | None = None,
+    cmaps: Mapping[str, str] | None = None,
+    percentiles: tuple[float, float] = (0.5, 99.8),
+    row: int | None = None,
+):
+    """One plane of one channel beside an x-z section with that plane marked.
+
+    Parameters
+    ----------
+    channels : dict of str to ndarray, ndarray or Field
+        As in :func:`stack_figure`.
+    z : int
+        Plane index.
+    channel : str, optional
+        Channel name (default the first).
+    row : int, optional
+        Row of the x-z section (default the middle row); marked on the plane.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if hasattr(channels, "metadata"):
+        z_step_um = z_step_um if z_step_um is not None else channels.metadata.get("z_step_um")
+        pixel_size_um = (
+            pixel_size_um if pixel_size_um is not None else channels.metadata.get("pixel_size_um")
+        )
+    chans = _as_channels(channels)
+    name = next(iter(chans)) if channel is None else channel
+    if name not in chans:
+        raise ValueError(f"channel: unknown channel {name!r}; expected one of {list(chans)}")
+    img = chans[name]
+    Z, Y, X = img.shape
+    z = int(z)
+    if not 0 <= z < Z:
+        raise ValueError(f"z: expected a plane index in [0, {Z - 1}], got {z}")
+    row = Y // 2 if row is None else int(row)
+    cmap = dict(cmaps or {}).get(name, _default_cmap(name))
+    lim = _limits(img, percentiles)
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(7.0, 3.4))
+    a0.imshow(img[z], cmap=cmap, vmin=lim[0], vmax=lim[1], interpolation="nearest")
+    a0.axhline(row, color="yellow", lw=0.6, ls="--")
+    a0.set_xticks([])
+    a0.set_yticks([])
+    a0.set_title(f"{name}, {_z_label(z, z_step_um)}", fontsize=10)
+    _scale_bar(a0, (Y, X), pixel_size_um)
+    _section(a1, img, row, z, lim, cmap, z_step_um, pixel_size_um)
+    a1.set_title(f"x-z section at row {row}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def stack_viewer(
+    channels,
+    *,
+    z: int | None = None,
+    channel: str | None = None,
+    z_step_um: float | None = None,
+    pixel_size_um: float | None = None,
+    cmaps: Mapping[str, str] | None = None,
+    percentiles: tuple[float, float] = (0.5, 99.8),
+):
+    """An ipywidgets viewer: a z slider and a channel menu over :func:`plane_figure`.
+
+    A widget needs a live front end (JupyterLab, Notebook, Colab, VS Code). Headless runs
+    (nbval, nbconvert, exported HTML) keep only its text, so draw a :func:`stack_figure`
+    as well.
+
+    Parameters
+    ----------
+    channels : dict of str to ndarray, ndarray or Field
+        As in :func:`stack_figure`.
+    z : int, optional
+        First plane shown (default the middle one).
+    channel : str, optional
+        First channel shown (default the first).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Children: an ``HBox`` of the controls (``IntSlider`` "z", ``Dropdown`` "channel")
+        and the ``Output`` that holds the figure.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    if hasattr(channels, "metadata"):
+        z_step_um = z_step_um if z_step_um is not None else channels.metadata.get("z_step_um")
+        pixel_size_um = (
+            pixel_size_um if pixel_size_um is not None else channels.metadata.get("pixel_size_um")
+        )
+    chans = _as_channels(channels)
+    Z = next(iter(chans.values())).shape[0]
+    names = list(chans)
+    z0 = Z // 2 if z is None else int(z)
+    if not 0 <= z0 < Z:
+        raise ValueError(f"z: expected a plane index in [0, {Z - 1}], got {z0}")
+    c0 = names[0] if channel is None else channel
+    if c0 not in chans:
+        raise ValueError(f"channel: unknown channel {c0!r}; expected one of {names}")
+    z_slider = widgets.IntSlider(
+        value=z0, min=0, max=Z - 1, step=1, description="z", continuous_update=False
+    )
+    menu = widgets.Dropdown(options=names, value=c0, description="channel")
+
+    def draw(z, channel):
+        fig = plane_figure(
+            chans,
+            z,
+            channel,
+            z_step_um=z_step_um,
+            pixel_size_um=pixel_size_um,
+            cmaps=cmaps,
+            percentiles=percentiles,
+        )
+        display(fig)
+        plt.close(fig)
+
+    out = widgets.interactive_output(draw, {"z": z_slider, "channel": menu})
+    return widgets.VBox([widgets.HBox([z_slider, menu]), out])
