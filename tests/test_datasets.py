@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 import tarfile
 import warnings
@@ -29,7 +28,8 @@ from coursekit.datasets import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-ISL_DIR = Path(os.environ.get("COURSEKIT_TEST_ISL_DIR", "/work/shared/data/isl_condition_blue"))
+from _shared import ISL_DIR  # noqa: E402
+
 COMMA_NAME = "lab-X,condition-Y,z_depth-0,channel-PHASE_CONTRAST,is_mask-false.png"
 
 

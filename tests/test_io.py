@@ -21,7 +21,8 @@ from coursekit.io import (
 )
 
 SIZES = {"T": 2, "C": 3, "Z": 4, "Y": 5, "X": 7}
-ISL_FOLDER = Path("/work/shared/data/isl_condition_blue")
+from _shared import ISL_DIR as ISL_FOLDER  # noqa: E402
+
 HAS_IMAGECODECS = importlib.util.find_spec("imagecodecs") is not None
 
 
