@@ -16,8 +16,13 @@ help:
 setup:
 	@bash scripts/setup_env.sh
 
+# --allow-root only where make runs as root (containers, classroom VMs); the URL with its
+# token is printed once the server is up: open it in a browser.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: setup
-	$(VENV)/bin/jupyter lab --no-browser --port=$(LAB_PORT) --ServerApp.root_dir="$(CURDIR)" lectures/ 
+	$(VENV)/bin/jupyter lab --no-browser --port=$(LAB_PORT) $(ALLOW_ROOT) \
+		--ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/lectures
 
 test: setup lint pytest notebooks
 
