@@ -36,6 +36,7 @@ def train_on_simulator(
     batch_size: int = 8,
     loss: str = "mse",
     lr: float = 1e-3,
+    schedule: str = "constant",
     device="auto",
     progress: bool = True,
     live_plot: bool = False,
@@ -59,7 +60,7 @@ def train_on_simulator(
         Seeds the stream of fields and the training.
     patch_shape, field_shape : tuple of int
         ``(Y, X)`` or ``(Z, Y, X)``.
-    batch_size, loss, lr, device, progress, live_plot
+    batch_size, loss, lr, schedule, device, progress, live_plot
         Passed to :func:`coursekit.models.train`.
     clean_target : bool
         Train on the noise-free targets (only a simulator can do this).
@@ -98,6 +99,7 @@ def train_on_simulator(
         batch_size=batch_size,
         loss=loss,
         lr=lr,
+        schedule=schedule,
         device=device,
         seed=seed,
         progress=progress,

@@ -247,3 +247,15 @@ def test_live_plot_runs_outside_a_notebook(capsys):
         progress=True,
     )
     assert h.val_steps == [2, 4]
+
+
+def test_cosine_schedule_trains_and_unknown_schedule_is_refused():
+    torch.manual_seed(0)
+    x = np.random.default_rng(0).standard_normal((16, 1, 16, 16)).astype(np.float32)
+    model = UNet(1, 1, depth=1, base_channels=4)
+    hist = train(
+        model, (x, x**2), steps=4, batch_size=4, schedule="cosine", progress=False, device="cpu"
+    )
+    assert len(hist.train_loss) == 4 and all(np.isfinite(hist.train_loss))
+    with pytest.raises(ValueError, match="unknown schedule 'linear'"):
+        train(model, (x, x**2), steps=1, schedule="linear", progress=False, device="cpu")

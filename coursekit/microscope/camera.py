@@ -16,6 +16,7 @@ the model that :func:`coursekit.metrics.ceiling.noise_ceiling` inverts.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -171,8 +172,8 @@ def record(
     shot_noise : {"poisson", "gaussian"}
         ``"poisson"``: exact Poisson photo-electron counts. ``"gaussian"``: the
         large-count approximation (electrons ``~ Normal(QE * photons, QE * photons)``,
-        drawn together with the read noise in one normal draw), several times faster and
-        with the same mean and variance, so :func:`coursekit.metrics.ceiling.noise_ceiling`
+        drawn together with the read noise in one normal draw, by a 16-bit inverse-CDF
+        table), several times faster and with the same mean and variance, so :func:`coursekit.metrics.ceiling.noise_ceiling`
         holds for both; only the skewness (``1 / sqrt(electrons)``) is missing.
 
     Returns
@@ -195,28 +196,82 @@ def record(
             f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), got "
             f"{type(rng).__name__}"
         )
-    mean_e = ph * np.float32(cam.quantum_efficiency)
-    if shot_noise == "poisson":
-        electrons = rng.poisson(mean_e).astype(np.float32)
-        if cam.read_noise_e > 0:
-            noise = rng.standard_normal(size=ph.shape, dtype=np.float32)
-            noise *= np.float32(cam.read_noise_e)
-            electrons += noise
-    elif shot_noise == "gaussian":
-        std = np.sqrt(mean_e + np.float32(cam.read_noise_e**2))
-        electrons = rng.standard_normal(size=ph.shape, dtype=np.float32)
-        electrons *= std
-        electrons += mean_e
-    else:
+    return _record(ph, cam, [(rng, None)], shot_noise)
+
+
+def _record_channels(photons, camera: Camera, rngs, *, shot_noise: str = "poisson"):
+    """Record a stack of channels in one pass: their clean and recorded images.
+
+    ``photons`` is ``(C, ...)``; ``rngs`` is a sequence of ``(rng, n)``: the next ``n``
+    channels draw their noise from ``rng``, exactly as :func:`record` of those channels
+    alone would (every channel group keeps its own noise stream).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``expected_counts(photons)`` and the recorded counts, float32, shaped as ``photons``.
+    """
+    cam = _check_camera(camera)
+    ph = _check_photons(photons)
+    if sum(int(n) for _, n in rngs) != ph.shape[0]:
+        raise ValueError("rngs: the channel counts must add up to photons.shape[0]")
+    for rng, _ in rngs:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+    clean = ph * np.float32(cam.gain * cam.quantum_efficiency)
+    clean += np.float32(cam.offset)
+    return clean, _record(ph, cam, rngs, shot_noise)
+
+
+@functools.lru_cache(maxsize=1)
+def _normal_table() -> np.ndarray:
+    """Standard normal quantiles at the centres of 2**16 equal-probability bins: a table
+    lookup with a random 16-bit index is a normal draw (variance 1 - 2e-5, tails cut at
+    4.3 sigma), several times faster than sampling one."""
+    from scipy.special import ndtri
+
+    t = ndtri((np.arange(1 << 16) + 0.5) / (1 << 16)).astype(np.float32)
+    t.setflags(write=False)
+    return t
+
+
+def _record(ph, cam, rngs, shot_noise):
+    """Recorded counts of the validated float32 photons ``ph``; ``rngs`` as in
+    :func:`_record_channels` (``n`` None: one generator for the whole array). Each channel
+    group is processed on its own (small arrays stay in cache)."""
+    if shot_noise not in ("poisson", "gaussian"):
         raise ValueError(
             f"unknown shot_noise {shot_noise!r}; expected one of 'poisson', 'gaussian'"
         )
-    if cam.max_count > 2**24:  # float32 holds integers exactly only up to 2**24
-        counts = np.rint(electrons.astype(np.float64) * cam.gain + cam.offset)
-        return np.clip(counts, 0, cam.max_count).astype(np.float32)
-    counts = electrons
-    counts *= np.float32(cam.gain)
-    counts += np.float32(cam.offset)
-    np.rint(counts, out=counts)
-    np.clip(counts, 0, cam.max_count, out=counts)
-    return counts
+    out = np.empty(ph.shape, np.float32)
+    k = 0
+    for rng, n in rngs:
+        sl = slice(None) if n is None else slice(k, k + int(n))
+        k += 0 if n is None else int(n)
+        mean_e = ph[sl] * np.float32(cam.quantum_efficiency)
+        if shot_noise == "poisson":
+            electrons = rng.poisson(mean_e).astype(np.float32)
+            if cam.read_noise_e > 0:
+                noise = rng.standard_normal(size=mean_e.shape, dtype=np.float32)
+                noise *= np.float32(cam.read_noise_e)
+                electrons += noise
+        else:
+            std = mean_e + np.float32(cam.read_noise_e**2)
+            np.sqrt(std, out=std)
+            electrons = out[sl]
+            np.take(
+                _normal_table(), rng.integers(0, 1 << 16, mean_e.shape, np.uint16), out=electrons
+            )
+            electrons *= std
+            electrons += mean_e
+        if cam.max_count > 2**24:  # float32 holds integers exactly only up to 2**24
+            counts = np.rint(electrons.astype(np.float64) * cam.gain + cam.offset)
+            out[sl] = np.clip(counts, 0, cam.max_count)
+            continue
+        counts = electrons
+        counts *= np.float32(cam.gain)
+        counts += np.float32(cam.offset)
+        np.rint(counts, out=counts)
+        np.clip(counts, 0, cam.max_count, out=counts)
+        out[sl] = counts
+    return out

@@ -18,6 +18,7 @@ blurred by the 3D PSF.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,7 @@ from scipy import ndimage
 
 from coursekit._validation import check_choice, check_positive
 from coursekit.microscope import optics
-from coursekit.microscope.camera import Camera, expected_counts, record
+from coursekit.microscope.camera import Camera, _record_channels
 from coursekit.microscope.specimen import (
     DELTA_N,
     LABELS,
@@ -279,33 +280,45 @@ def _pad_len(n: int, margin: int) -> int:
     return sfft.next_fast_len(n + 2 * margin, real=True)
 
 
-def _haze(img, sigma_px):
+@functools.lru_cache(maxsize=16)
+def _haze_ops(n: int, sigma_px: float, lo: int, hi: int, k: int = 4):
+    """Matrices of the separable haze along one axis of length ``n``: ``D`` (nb, n) the
+    mean over blocks of ``k`` pixels (the last block padded by repeating the edge) and
+    ``B`` (hi - lo, nb) the Gaussian blur of the blocks (``sigma_px / k``, nearest edges,
+    truncated at 3 sigma) followed by linear interpolation from the block centres back to
+    the pixels ``lo:hi``."""
+    nb = -(-n // k)
+    D = np.zeros((nb, n))
+    D[np.arange(n) // k, np.arange(n)] = 1.0 / k
+    D[nb - 1, n - 1] += (nb * k - n) / k
+    G = ndimage.gaussian_filter1d(np.eye(nb), sigma_px / k, axis=0, mode="nearest", truncate=3.0)
+    pos = (np.arange(n) + 0.5) / k - 0.5
+    i0 = np.clip(np.floor(pos).astype(int), 0, nb - 1)
+    i1 = np.minimum(i0 + 1, nb - 1)
+    w = np.clip(pos - i0, 0.0, 1.0)
+    W = np.zeros((n, nb))
+    np.add.at(W, (np.arange(n), i0), 1.0 - w)
+    np.add.at(W, (np.arange(n), i1), w)
+    D32 = D.astype(np.float32)
+    B32 = (W @ G)[lo:hi].astype(np.float32)
+    D32.setflags(write=False)
+    B32.setflags(write=False)
+    return D32, B32
+
+
+def _haze(img, sigma_px, crop=None):
     """Wide Gaussian blur over the last two axes of a smooth image (or a stack of them),
-    computed on 4 x 4 blocks and interpolated back (the blur is far wider than a block)."""
-    k = 4
+    computed on 4 x 4 blocks and interpolated back (the blur is far wider than a block);
+    only the pixels ``crop`` (a pair of slices) when given. Separable: four small matrix
+    products."""
     Y, X = img.shape[-2:]
-    py, pxx = (-Y) % k, (-X) % k
-    a = img
-    if py or pxx:
-        a = np.pad(img, [(0, 0)] * (img.ndim - 2) + [(0, py), (0, pxx)], mode="edge")
-    lead = a.shape[:-2]
-    by, bx = a.shape[-2] // k, a.shape[-1] // k
-    sm = a.reshape(*lead, by, k, a.shape[-1]).sum(axis=-2)
-    sm = sm.reshape(*lead, by, bx, k).sum(axis=-1) * np.float32(1.0 / (k * k))
-    sig = (0,) * len(lead) + (sigma_px / k, sigma_px / k)
-    sm = ndimage.gaussian_filter(sm, sig, truncate=3.0, mode="nearest")
-    # linear interpolation back to full resolution (separable, block centres)
-    out = sm
-    for axis, n in ((-2, Y), (-1, X)):
-        pos = (np.arange(n, dtype=np.float32) + 0.5) / k - 0.5
-        i0 = np.clip(np.floor(pos).astype(int), 0, out.shape[axis] - 1)
-        i1 = np.minimum(i0 + 1, out.shape[axis] - 1)
-        w = np.clip(pos - i0, 0.0, 1.0).astype(np.float32)
-        shape = [1] * out.ndim
-        shape[axis] = n
-        w = w.reshape(shape)
-        out = np.take(out, i0, axis=axis) * (1 - w) + np.take(out, i1, axis=axis) * w
-    return out.astype(np.float32, copy=False)
+    if crop is None:
+        crop = (slice(0, Y), slice(0, X))
+    Dy, By = _haze_ops(Y, float(sigma_px), crop[0].start, crop[0].stop)
+    Dx, Bx = _haze_ops(X, float(sigma_px), crop[1].start, crop[1].stop)
+    a = np.asarray(img, np.float32)
+    sm = np.matmul(Dy, np.matmul(a, Dx.T))
+    return np.matmul(By, np.matmul(sm, Bx.T))
 
 
 def simulate_field(
@@ -555,47 +568,54 @@ def simulate_field(
                 ri, voxel_size_um=vox, wavelength_um=lam, na_objective=na_o, n_medium=n_m
             )
         del ri
-    img = np.clip(img[(slice(None), *crop)], 0.0, None) * np.float32(t_ph)
-    trans_clean = expected_counts(img, cam)
+    img = np.clip(img[(slice(None), *crop)], 0.0, None)
+    img *= np.float32(t_ph)
     frame = _check_int(frame, "frame", minimum=0)
-    trans = record(img, cam, rng=_noise_rng(seed, 0, frame), shot_noise=shot_noise)
 
     # -- fluorescence ------------------------------------------------------------------
-    recorded, clean = {}, {}
-    far_px = 2.0 / px  # out-of-focus light spreads over a few micrometres
-    if hz > 0:  # the haze of every label at once (one wide blur of a stack)
-        if not is3d:
-            stack = [
-                np.maximum(spec.label_path_um[lab] - spec.labels[lab] * np.float32(slab), 0.0)
-                for lab in labs
-            ]
-        else:
-            stack = [spec.labels[lab].sum(axis=0) * np.float32(dz) for lab in labs]
-        hazes = _haze(np.stack(stack), far_px) * np.float32(hz)
-    blurred = {}
+    # every label's expected photons in one stack (C, Y, X) or (C, Z, Y, X), cropped
+    nl = len(labs)
+    n0 = img.shape[0] if not is3d else 1
+    chans = np.empty((n0 + nl, *shp), np.float32)  # transmitted light, then the labels
+    chans[:n0] = img if not is3d else img[None]
+    del img
+    photons_all = chans[n0:]
     if not is3d:  # the in-focus PSF: one blur for all labels of the same emission
         for sxy in sorted({psf[lab][1] for lab in labs}):
-            group = [lab for lab in labs if psf[lab][1] == sxy]
-            stack = np.stack([spec.labels[lab] for lab in group])
-            out = _blur_xy(stack, sxy / px, truncate=3.0).astype(np.float32, copy=False)
-            blurred.update(zip(group, out))
-    for i, lab in enumerate(labs):
-        sz, sxy = psf[lab]
+            idx = [i for i, lab in enumerate(labs) if psf[lab][1] == sxy]
+            stack = np.stack([spec.labels[labs[i]] for i in idx])
+            out = _blur_xy(stack, sxy / px, truncate=3.0)
+            photons_all[idx] = out[(slice(None), *crop)]
+    else:
+        for i, lab in enumerate(labs):
+            photons_all[i] = _blur3d(spec.labels[lab], psf[lab], (dz, px, px))[(Ellipsis, *crop)]
+    if hz > 0:  # the haze of every label at once (one wide blur of a stack)
+        far_px = 2.0 / px  # out-of-focus light spreads over a few micrometres
         if not is3d:
-            inten = blurred.pop(lab)
+            stack = np.stack([spec.label_path_um[lab] for lab in labs])
+            stack -= np.stack([spec.labels[lab] for lab in labs]) * np.float32(slab)
+            np.clip(stack, 0.0, np.inf, out=stack)
         else:
-            inten = _blur3d(spec.labels[lab], (sz, sxy), (dz, px, px))
-        if hz > 0:
-            inten += hazes[i] if not is3d else hazes[i][None]
-        inten = inten[(Ellipsis, *crop)]
-        photons_img = np.maximum(inten, 0.0) * np.float32(ph[lab]) + np.float32(bg)
-        clean[lab] = expected_counts(photons_img, cam)
-        recorded[lab] = record(
-            photons_img,
-            cam,
-            rng=_noise_rng(seed, 1 + LABELS.index(lab), frame),
-            shot_noise=shot_noise,
-        )
+            stack = np.stack([spec.labels[lab].sum(axis=0) for lab in labs])
+            stack *= np.float32(dz)
+        hazes = _haze(stack, far_px, crop)
+        hazes *= np.float32(hz)
+        photons_all += hazes if not is3d else hazes[:, None]
+    np.clip(photons_all, 0.0, np.inf, out=photons_all)
+    photons_all *= np.array([ph[lab] for lab in labs], np.float32).reshape((nl,) + (1,) * len(shp))
+    photons_all += np.float32(bg)
+    # the camera records the transmitted light and every label in one pass, each channel
+    # with its own noise stream
+    groups = [(n0, 0)] + [(1, 1 + LABELS.index(lab)) for lab in labs]
+    rngs = [(_noise_rng(seed, c, frame), n) for n, c in groups]
+    clean_all, rec_all = _record_channels(chans, cam, rngs, shot_noise=shot_noise)
+    del chans, photons_all
+    if not is3d:
+        trans_clean, trans = clean_all[:n0], rec_all[:n0]
+    else:
+        trans_clean, trans = clean_all[0], rec_all[0]
+    clean = {lab: clean_all[n0 + i] for i, lab in enumerate(labs)}
+    recorded = {lab: rec_all[n0 + i] for i, lab in enumerate(labs)}
 
     cell_mask = np.ascontiguousarray(spec.cell_mask[(Ellipsis, *crop)])
     nucleus_mask = np.ascontiguousarray(spec.nucleus_mask[(Ellipsis, *crop)])
@@ -675,17 +695,29 @@ def _noise_rng(seed: int, channel: int, frame: int = 0) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, 3, channel, frame]))
 
 
-def _blur3d(vol, sigma_um, voxel_um):
-    """3D Gaussian PSF blur; the long axial blur is done in Fourier space along z."""
-    sz, sxy = sigma_um
-    dz, dy, dx = voxel_um
-    out = ndimage.gaussian_filter(vol, (0, sxy / dy, sxy / dx), truncate=3.0)
-    # along z the PSF is long (several planes): a Fourier-domain Gaussian, zero-padded to
-    # avoid wrap-around between the top and bottom planes
-    Z = vol.shape[0]
+@functools.lru_cache(maxsize=16)
+def _zblur_matrix(Z: int, sz: float, dz: float) -> np.ndarray:
+    """The axial PSF blur of ``Z`` planes as a (Z, Z) matrix: a Fourier-domain Gaussian,
+    zero-padded to avoid wrap-around between the top and bottom planes."""
     pad = int(math.ceil(3 * sz / dz))
     n = sfft.next_fast_len(Z + 2 * pad, real=True)
-    spec = sfft.rfft(out, n=n, axis=0, workers=1)
-    k = np.fft.rfftfreq(n, d=dz).astype(np.float32)
-    spec *= np.exp(-2 * (np.pi * sz * k) ** 2).astype(np.float32)[:, None, None]
-    return sfft.irfft(spec, n=n, axis=0, workers=1)[:Z].astype(np.float32)
+    spec = sfft.rfft(np.eye(Z), n=n, axis=0)
+    k = np.fft.rfftfreq(n, d=dz)
+    spec *= np.exp(-2 * (np.pi * sz * k) ** 2)[:, None]
+    m = sfft.irfft(spec, n=n, axis=0)[:Z].astype(np.float32)
+    m.setflags(write=False)
+    return m
+
+
+def _blur3d(vol, sigma_um, voxel_um):
+    """3D Gaussian PSF blur: 3-tap (or Gaussian) in xy, and along z (the PSF is long:
+    several planes) one small matrix product over the planes."""
+    sz, sxy = sigma_um
+    dz, dy, dx = voxel_um
+    if dy == dx:
+        out = _blur_xy(vol, sxy / dy, truncate=3.0)
+    else:
+        out = ndimage.gaussian_filter(vol, (0, sxy / dy, sxy / dx), truncate=3.0)
+    Z = vol.shape[0]
+    m = _zblur_matrix(Z, float(sz), float(dz))
+    return np.matmul(m, out.reshape(Z, -1)).reshape(vol.shape)

@@ -768,15 +768,21 @@ class _Canvas:
             spacing = (self.dz, self.px, self.px) if self.is3d else (self.px, self.px)
             if src not in self._white:
                 rng = _rng_for(self.seed, 2, src)
-                white = rng.standard_normal(shp, dtype=np.float32)
-                spec = sfft.rfftn(white, workers=1)
+                # white noise drawn directly in Fourier space (its rfftn half-spectrum)
+                half = (*shp[:-1], shp[-1] // 2 + 1)
+                spec = rng.standard_normal((*half, 2), dtype=np.float32).view(np.complex64)
+                spec = spec.reshape(half)
                 if any(self.shift_um):  # textures move with the stage (time-lapse drift)
                     ky = np.fft.fftfreq(shp[-2], d=self.px)[:, None]
                     kx = np.fft.rfftfreq(shp[-1], d=self.px)[None, :]
                     ramp = np.exp(-2j * np.pi * (ky * self.shift_um[0] + kx * self.shift_um[1]))
                     spec *= ramp.astype(np.complex64)
                 self._white[src] = spec
-            self._noise[name] = _bandpass(self._white[src], shp, spacing, lo, hi)
+            same = [k for k in self._noise if self._NOISE_SPECS[k] == (src, lo, hi)]
+            if same:  # the same band of the same source (granular, chromosome)
+                self._noise[name] = self._noise[same[0]]
+            else:
+                self._noise[name] = _bandpass(self._white[src], shp, spacing, lo, hi)
         return self._noise[name]
 
     # -- a cell's local view ----------------------------------------------------------
@@ -812,10 +818,13 @@ class _Canvas:
             thick = None
         else:
             h = 0.5 * self.slab
-            ov = np.minimum(z1, self.focus + h) - np.maximum(z0, self.focus - h)
+            # (np.clip with an infinite bound is the fastest one-sided clamp of large arrays)
+            ov = np.clip(z1, -np.inf, self.focus + h)
+            ov -= np.clip(z0, self.focus - h, np.inf)
             np.clip(ov, 0.0, self.slab, out=ov)
             ov *= np.float32(1.0 / self.slab)
-            thick = np.maximum(z1 - z0, 0.0)
+            thick = z1 - z0
+            np.clip(thick, 0.0, np.inf, out=thick)
         for struct, d, gain, label, d_mean, extra in entries:
             if label is None and struct in LABELS:
                 label = struct
@@ -904,7 +913,7 @@ class _Canvas:
         self._defer.setdefault(kind, []).append((cid, params))
 
     def _splat(self, y, x, z, w, sigma, blur=True):
-        """Bilinear (trilinear in 3D) splatting of point volumes onto the grid."""
+        """3D: trilinear splatting of point volumes onto the grid (2D: :meth:`_splat2d`)."""
         Y, X = self.YX
         fy = y / np.float32(self.px)
         fx = x / np.float32(self.px)
@@ -916,53 +925,28 @@ class _Canvas:
         corners_x = (ix, ix + 1)
         wy_ = (1 - ty, ty)
         wx_ = (1 - tx, tx)
-        if self.is3d:
-            Z = self.shape[0]
-            fz = (z + np.float32(self.coverslip)) / np.float32(self.dz)
-            iz = np.floor(fz).astype(np.int64)
-            tz = fz - iz
-            w = w / np.float32(self.px * self.px * self.dz)
-            idx_l, w_l = [], []
-            for zz, wz in ((iz, 1 - tz), (iz + 1, tz)):
-                okz = (zz >= 0) & (zz < Z)
-                for yy, wy in zip(corners_y, wy_):
-                    oky = okz & (yy >= 0) & (yy < Y)
-                    for xx, wx in zip(corners_x, wx_):
-                        ok = oky & (xx >= 0) & (xx < X)
-                        idx_l.append(((zz * Y + yy) * X + xx)[ok])
-                        w_l.append((w * wz * wy * wx)[ok])
-            size = Z * Y * X
-            out = np.bincount(np.concatenate(idx_l), np.concatenate(w_l), minlength=size)
-            out = out.reshape(self.shape).astype(np.float32)
-            if not blur:
-                return out
-            sz = sigma[1] / self.dz
-            sxy = sigma[0] / self.px
-            return ndimage.gaussian_filter(out, (sz, sxy, sxy), truncate=2.5)
-        # 2D: two maps, the focal-slab density and the path length
-        # small objects: the axial PSF itself (a Gaussian with the same area as the slab)
-        sig = self.slab / math.sqrt(2 * math.pi)
-        dzf = (z - np.float32(self.focus)) * np.float32(1.0 / sig)
-        w_path = w / np.float32(self.px * self.px)
-        w_foc = w_path * np.exp(np.float32(-0.5) * dzf * dzf) * np.float32(1.0 / self.slab)
-        idx_l, wf_l, wp_l = [], [], []
-        for yy, wy in zip(corners_y, wy_):
-            oky = (yy >= 0) & (yy < Y)
-            for xx, wx in zip(corners_x, wx_):
-                ok = oky & (xx >= 0) & (xx < X)
-                ww = (wy * wx)[ok]
-                idx_l.append((yy * X + xx)[ok])
-                wf_l.append(w_foc[ok] * ww)
-                wp_l.append(w_path[ok] * ww)
-        idx = np.concatenate(idx_l)
-        size = Y * X
-        foc = np.bincount(idx, np.concatenate(wf_l), minlength=size)
-        pth = np.bincount(idx, np.concatenate(wp_l), minlength=size)
-        out = np.stack([foc, pth]).reshape(2, Y, X).astype(np.float32)
+        Z = self.shape[0]
+        fz = (z + np.float32(self.coverslip)) / np.float32(self.dz)
+        iz = np.floor(fz).astype(np.int64)
+        tz = fz - iz
+        w = w / np.float32(self.px * self.px * self.dz)
+        idx_l, w_l = [], []
+        for zz, wz in ((iz, 1 - tz), (iz + 1, tz)):
+            okz = (zz >= 0) & (zz < Z)
+            for yy, wy in zip(corners_y, wy_):
+                oky = okz & (yy >= 0) & (yy < Y)
+                for xx, wx in zip(corners_x, wx_):
+                    ok = oky & (xx >= 0) & (xx < X)
+                    idx_l.append(((zz * Y + yy) * X + xx)[ok])
+                    w_l.append((w * wz * wy * wx)[ok])
+        size = Z * Y * X
+        out = np.bincount(np.concatenate(idx_l), np.concatenate(w_l), minlength=size)
+        out = out.reshape(self.shape).astype(np.float32)
         if not blur:
             return out
-        s = sigma[0] / self.px
-        return ndimage.gaussian_filter(out, (0, s, s), truncate=2.5)
+        sz = sigma[1] / self.dz
+        sxy = sigma[0] / self.px
+        return ndimage.gaussian_filter(out, (sz, sxy, sxy), truncate=2.5)
 
     def _splat2d(self, name, y, x, z, ws, wl, sigma):
         """2D: bilinear splatting of the structure weights ``ws`` (focal-slab density and
@@ -1105,14 +1089,30 @@ def _dart_throw(rng, n, sampler, min_dist, existing, max_tries=40):
     d2min = min_dist * min_dist
     while len(out) < n and tries < max_tries:
         cand = sampler(max(4 * (n - len(out)), 16))
-        for cy, cx in cand:
+        # distances of the candidates to the points so far and to each other, at once
+        m0 = m
+        if m0:
+            d_old = (pts[None, :m0, 0] - cand[:, 0:1]) ** 2 + (
+                pts[None, :m0, 1] - cand[:, 1:2]
+            ) ** 2
+            bad = (d_old.min(axis=1) < d2min).tolist()
+        else:
+            bad = [False] * len(cand)
+        d_new = (cand[None, :, 0] - cand[:, 0:1]) ** 2 + (cand[None, :, 1] - cand[:, 1:2]) ** 2
+        d_new = d_new.tolist()
+        taken: list[int] = []
+        for i in range(len(cand)):
             if len(out) >= n:
                 break
-            if m and ((pts[:m, 0] - cy) ** 2 + (pts[:m, 1] - cx) ** 2).min() < d2min:
+            if bad[i]:
                 continue
-            pts[m] = (cy, cx)
+            row = d_new[i]
+            if any(row[j] < d2min for j in taken):
+                continue
+            taken.append(i)
+            pts[m] = cand[i]
             m += 1
-            out.append((float(cy), float(cx)))
+            out.append((float(cand[i, 0]), float(cand[i, 1])))
         tries += 1
     return out
 
@@ -1161,6 +1161,8 @@ def plan_cells(
     st_names = list(probs)
     st_p = np.array([probs[s] for s in st_names], float)
     st_p /= st_p.sum()
+    st_cdf = st_p.cumsum()  # as Generator.choice(p=...) draws: one uniform, the cdf
+    st_cdf /= st_cdf[-1]
     area = H * W
     if n_cells is not None:
         if isinstance(n_cells, bool) or not isinstance(n_cells, (int, np.integer)):
@@ -1232,7 +1234,7 @@ def plan_cells(
             else:
                 angle = rng.uniform(0, math.pi)
             scale = float(np.exp(ct.size_cv * rng.standard_normal() - ct.size_cv**2 / 2))
-            state = st_names[int(rng.choice(len(st_names), p=st_p))]
+            state = st_names[int(np.searchsorted(st_cdf, rng.random(), side="right"))]
             plans.append(
                 CellPlan(
                     id=next_id,
@@ -1533,15 +1535,17 @@ def _sample(g, rng, w, k, px):
     return y, x, idx
 
 
+_EXPR_SIGMA = np.array([EXPRESSION[lab][0] for lab in LABELS])
+_EXPR_OFF = np.array([EXPRESSION[lab][1] for lab in LABELS])
+
+
 def _expression(rng) -> dict[str, float]:
     """Per-cell expression level of every label (lognormal, mean 1; 0 when silent)."""
-    out = {}
-    for lab in LABELS:
-        sigma, p_off = EXPRESSION[lab]
-        z = rng.standard_normal()
-        off = rng.uniform() < p_off
-        out[lab] = 0.0 if off else float(math.exp(sigma * z - 0.5 * sigma * sigma))
-    return out
+    z = rng.standard_normal(len(LABELS))
+    u = rng.uniform(size=len(LABELS))
+    v = np.exp(_EXPR_SIGMA * z - 0.5 * _EXPR_SIGMA * _EXPR_SIGMA)
+    v[u < _EXPR_OFF] = 0.0
+    return dict(zip(LABELS, v.tolist()))
 
 
 def _lognormal(rng, sigma, size=None):
@@ -1777,17 +1781,106 @@ def _flush_deferred(cv, M):
         vol = np.broadcast_to((length / (k - 1) * _XS["focal_adhesions"])[:, None], y.shape)
         w = vol * gn[:, None]
         cv.add_points("focal_adhesions", y.ravel(), x.ravel(), 0.1, vol.ravel(), w.ravel())
+    # -- nucleoli (2D) ---------------------------------------------------------------------
+    ent = d.pop("nucleolus", None)
+    if ent:
+        _flush_nucleoli(cv, M, [e[1] for e in ent])
+    # -- label-only puncta ----------------------------------------------------------------
+    ent = d.pop("spots", None)
+    if ent:
+        by_lab: dict[str, list] = {}
+        for lab, e in ent:
+            by_lab.setdefault(lab, []).append(e)
+        for lab, es in by_lab.items():
+            y, x, z, wl = (np.concatenate([e[k] for e in es]).astype(np.float32) for k in range(4))
+            cv._pts.setdefault(lab, []).append((y, x, z, None, wl))
     d.clear()
+
+
+def _flush_nucleoli(cv, M, ent):
+    """2D: draw every cell's nucleoli at once, on windows padded to a common size; each
+    entry is (field window, the cell's nucleus footprint over it, parameters)."""
+    px = cv.px
+    Y, X = cv.YX
+    K = len(ent)
+    H = max(e[0][0].stop - e[0][0].start for e in ent)
+    W = max(e[0][1].stop - e[0][1].start for e in ent)
+    fn = np.zeros((K, H, W), np.float32)
+    y0 = np.empty(K, np.intp)
+    x0 = np.empty(K, np.intp)
+    for k, (sl, fw, _) in enumerate(ent):
+        fn[k, : fw.shape[0], : fw.shape[1]] = fw
+        y0[k], x0[k] = sl[0].start, sl[1].start
+    ly, lx, ra, rb, lang, zl, rz, fade, gain = (
+        np.array([e[2][i] for e in ent], np.float32).reshape(K, 1, 1) for i in range(9)
+    )
+    hk = np.array([e[1].shape[0] for e in ent])[:, None, None]
+    wk = np.array([e[1].shape[1] for e in ent])[:, None, None]
+    ar_h = np.arange(H)[None, :, None]
+    ar_w = np.arange(W)[None, None, :]
+    iy = y0[:, None, None] + ar_h
+    ix = x0[:, None, None] + ar_w
+    ok = (ar_h < hk) & (ar_w < wk)  # inside each window (not its padding)
+    flat = (np.minimum(iy, Y - 1) * X + np.minimum(ix, X - 1)).astype(np.intp)
+    flat = np.broadcast_to(flat, (K, H, W))
+    # the nucleolus' normalized radius (ellipse)
+    c, s_ = np.cos(lang), np.sin(lang)
+    dy = iy.astype(np.float32) * np.float32(px) - ly
+    dx = ix.astype(np.float32) * np.float32(px) - lx
+    u = (dx * c + dy * s_) / ra
+    v = (dy * c - dx * s_) / rb
+    rl2 = u * u + v * v
+    rl = np.sqrt(rl2)
+    rbp = rb * np.float32(1.0 / px)
+    fl = np.clip((1.0 - rl) * rbp + 0.5, 0.0, 1.0) * fn
+    tl = rz * np.sqrt(np.clip(1.0 - rl2, 0.0, 1.0))
+    gl = cv.noise("granular").ravel()[flat]
+    lvl = np.float32(0.85) * (1.0 - fade)
+    dl = fl * (lvl + np.float32(0.12) * gl)
+    # the layer between zl - tl and zl + tl, seen by the focal slab (as _Canvas.layers)
+    h = 0.5 * cv.slab
+    ov = np.minimum(zl + tl, np.float32(cv.focus + h)) - np.maximum(
+        zl - tl, np.float32(cv.focus - h)
+    )
+    np.clip(ov, 0.0, cv.slab, out=ov)
+    val = dl * ov * np.float32(1.0 / cv.slab)
+    pth = fl * lvl * (2.0 * tl)
+    maps = [val, pth]
+    if "nucleoli" in cv.lab:
+        maps += [val * gain, pth * gain]
+    sel = ok & (fl > 0)
+    idx = flat[sel]
+    S = Y * X
+    nm = len(maps)
+    out = np.bincount(
+        np.concatenate([idx + m * S for m in range(nm)]),
+        np.concatenate([m_[sel] for m_ in maps]),
+        minlength=nm * S,
+    ).reshape(nm, Y, X)
+    cv.acc["nucleoli"] += out[0]
+    cv.path["nucleoli"] += out[1]
+    if nm == 4:
+        cv.lab["nucleoli"] += out[2]
+        cv.lab_path["nucleoli"] += out[3]
+    # nucleoli exclude chromatin; a rim of perinucleolar chromatin around them
+    rl3 = np.sqrt(rl2 + ((np.float32(cv.focus) - zl) / rz) ** 2)
+    ex = np.clip((1.0 - rl3) * rbp + 0.5, 0.0, 1.0) * (1.0 - fade)
+    rim = np.exp(-(((rl3 - 1.0) * rb * np.float32(1 / 0.35)) ** 2)) * (rl3 > 1.0)
+    okf = np.broadcast_to(ok, (K, H, W))
+    fi = flat[okf]
+    np.maximum.at(M.excl.ravel(), fi, ex[okf].astype(np.float32))
+    np.maximum.at(M.nrim.ravel(), fi, rim[okf].astype(np.float32))
+
+
+_SPOTS_LABELS = tuple(lab for lab in LABELS if LABEL_EXTRAS[lab]["spots"] > 0)
+_SPOTS_MEAN = np.array([LABEL_EXTRAS[lab]["spots"] for lab in _SPOTS_LABELS])
 
 
 def _spots(cv, g, rng, gains, w_cyto, w_nuc, zlo, zhi, zlo_n, zhi_n, s):
     """Label-only puncta (no refractive index): aggregates, vesicles, nuclear bodies."""
     px = cv.px
-    counts = {
-        lab: int(rng.poisson(LABEL_EXTRAS[lab]["spots"] * s * s))
-        for lab in LABELS
-        if LABEL_EXTRAS[lab]["spots"] > 0
-    }
+    n_spots = rng.poisson(_SPOTS_MEAN * (s * s)).tolist()
+    counts = dict(zip(_SPOTS_LABELS, n_spots))
     for comp, w, lo_m, hi_m in (("cytoplasm", w_cyto, zlo, zhi), ("nucleus", w_nuc, zlo_n, zhi_n)):
         labs = [lab for lab in counts if LABEL_EXTRAS[lab]["compartment"] == comp]
         n = sum(counts[lab] for lab in labs)
@@ -1797,12 +1890,14 @@ def _spots(cv, g, rng, gains, w_cyto, w_nuc, zlo, zhi, zlo_n, zhi_n, s):
         if idx.size < n or n == 0:
             continue
         z = lo_m.ravel()[idx] + frac * (hi_m.ravel()[idx] - lo_m.ravel()[idx])
+        w = bright * 0.12
         k = 0
         for lab in labs:
-            j = slice(k, k + counts[lab])
-            k += counts[lab]
-            if counts[lab] and gains[lab] > 0:
-                cv.points(None, y[j], x[j], z[j], 0.12, gain=gains[lab] * bright[j], label=lab)
+            c = counts[lab]
+            if c and lab in cv.lab and gains[lab] > 0:
+                j = slice(k, k + c)
+                cv.defer("spots", lab, (y[j], x[j], z[j], gains[lab] * w[j]))
+            k += c
 
 
 # ---------------------------------------------------------------------------------------
@@ -1900,7 +1995,7 @@ def _nucleoli(cv, M, g, nu, gains, *, scale=1.0, fade=0.0):
     rng = g.rng
     ct = g.ct
     zz = g.zz
-    gran = cv.texture("granular", g)
+    gran = cv.texture("granular", g) if cv.is3d else None
     nn = int(rng.integers(ct.nucleoli[0], ct.nucleoli[1] + 1))
     for _ in range(nn):
         r = (
@@ -1923,6 +2018,10 @@ def _nucleoli(cv, M, g, nu, gains, *, scale=1.0, fade=0.0):
         ra, rb, rz = r * math.sqrt(asp), r / math.sqrt(asp), 0.85 * r
         sub = _Sub(g, cv, ly, lx, max(ra, rb) + 1.0)
         if sub.empty:
+            continue
+        if not cv.is3d:  # 2D: drawn for all cells at once (_flush_deferred)
+            params = (ly, lx, ra, rb, lang, zl, rz, fade, gains["nucleoli"] * bright)
+            cv.defer("nucleolus", g.plan.id, (sub.sl, nu.fn[sub.loc].copy(), params))
             continue
         rl, _, _ = _ellipse_rho(sub.y, sub.x, ly, lx, ra, rb, lang)
         fl = _soft(rl, rb / px) * nu.fn[sub.loc]
@@ -2433,7 +2532,7 @@ def _render(cv, M, gmap):
     edge = np.sqrt(gy * gy + gx * gx) * np.float32(1.3)
     edge = np.maximum(edge, np.float32(0.8) * _contacts(M.owner))
     np.clip(edge, 0.0, 1.0, out=edge)
-    thick = np.maximum(z1c - z0c, 0.0)
+    thick = np.clip(z1c - z0c, 0.0, np.inf)
     # -- the cell column: cytoplasm, ER, lateral membrane and cortex ------------------
     gran = tex("granular")
     d_c = f * M.cyto
@@ -2447,7 +2546,7 @@ def _render(cv, M, gmap):
         for lab in cv.labels
         if LABEL_EXTRAS[lab]["compartment"] == "cytoplasm" and LABEL_EXTRAS[lab]["diffuse"] > 0
     }
-    actin_lat = np.minimum(np.float32(0.9) * M.actin * edge, 1.0) + M.ring * f
+    actin_lat = np.clip(np.float32(0.9) * M.actin * edge, -np.inf, 1.0) + M.ring * f
     # the cortex is as dense as drawn, but its fluorescence is patchy (label only: local
     # enrichment, bleaching, fluorophore brightness), which no transmitted light shows
     ga = gmap.get("actin")
@@ -2748,12 +2847,14 @@ def build_specimen(
     # densities in [0, 1]; intensities and path lengths non-negative
     # (in place: the canvas' accumulators are not used again)
     dens = {k: np.clip(v, 0.0, 1.0, out=v) for k, v in cv.acc.items()}
-    labs_out = {k: np.maximum(v, 0.0, out=v) for k, v in cv.lab.items()}
-    path = None if cv.path is None else {k: np.maximum(v, 0.0, out=v) for k, v in cv.path.items()}
+    labs_out = {k: np.clip(v, 0.0, np.inf, out=v) for k, v in cv.lab.items()}
+    path = (
+        None if cv.path is None else {k: np.clip(v, 0.0, np.inf, out=v) for k, v in cv.path.items()}
+    )
     lpath = (
         None
         if cv.lab_path is None
-        else {k: np.maximum(v, 0.0, out=v) for k, v in cv.lab_path.items()}
+        else {k: np.clip(v, 0.0, np.inf, out=v) for k, v in cv.lab_path.items()}
     )
     return Specimen(
         shape=shp,

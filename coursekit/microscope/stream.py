@@ -98,6 +98,11 @@ class PatchStream(IterableDataset):
     normalization : {"zscore", "percentile", "none"}
         Per-field normalization (:func:`coursekit.normalize.normalize`), the input per
         channel, each target separately.
+    pool_size : int
+        Fields kept at once; each patch is cut from one of them drawn at random, so that a
+        batch mixes several fields instead of holding patches of one field only (which
+        biases batch-norm statistics and makes gradients noisy). A field leaves the pool
+        once it has given ``patches_per_field`` patches.
     patches_per_field : int
         Patches cut from each simulated field before the next one is simulated.
     cell_types : str or sequence of str
@@ -137,6 +142,7 @@ class PatchStream(IterableDataset):
         clean_target: bool = False,
         normalization: str = "zscore",
         patches_per_field: int = 8,
+        pool_size: int = 8,
         cell_types=("epithelial",),
         n_patches: int | None = None,
         **field_kwargs,
@@ -155,6 +161,13 @@ class PatchStream(IterableDataset):
                 f"patches_per_field: expected a positive integer, got {patches_per_field!r}"
             )
         self.patches_per_field = int(patches_per_field)
+        if (
+            isinstance(pool_size, bool)
+            or not isinstance(pool_size, (int, np.integer))
+            or pool_size < 1
+        ):
+            raise ValueError(f"pool_size: expected a positive integer, got {pool_size!r}")
+        self.pool_size = int(pool_size)
         if n_patches is not None and (
             not isinstance(n_patches, (int, np.integer)) or n_patches < 0
         ):
@@ -200,21 +213,32 @@ class PatchStream(IterableDataset):
         if budget == 0:
             return
         done = 0
-        for fs, x, y, m in self.fields(worker):
-            rng = np.random.default_rng(np.random.SeedSequence([fs, 12]))
-            mask = torch.from_numpy(m)
-            for _ in range(self.patches_per_field):
-                starts = [
-                    int(rng.integers(0, s - p + 1))
-                    for s, p in zip(self.field_shape, self.patch_shape)
-                ]
-                win = tuple(slice(a, a + p) for a, p in zip(starts, self.patch_shape))
-                xi = np.ascontiguousarray(x[(slice(None), *win)])
-                yi = np.ascontiguousarray(y[(slice(None), *win)])
-                yield torch.from_numpy(xi), torch.from_numpy(yi), mask.clone()
-                done += 1
-                if budget is not None and done >= budget:
-                    return
+        fields = self.fields(worker)
+        pick = np.random.default_rng(np.random.SeedSequence([self.seed, worker, 13]))
+        pool = []  # [input, target, label mask, crop generator, patches left]
+        pool_size = self.pool_size
+        if budget is not None:  # a short stream needs no more fields than it has patches for
+            pool_size = min(pool_size, -(-budget // self.patches_per_field))
+        while True:
+            while len(pool) < pool_size:
+                fs, x, y, m = next(fields)
+                rng = np.random.default_rng(np.random.SeedSequence([fs, 12]))
+                pool.append([x, y, torch.from_numpy(m), rng, self.patches_per_field])
+            k = int(pick.integers(len(pool)))
+            x, y, mask, rng, _ = pool[k]
+            starts = [
+                int(rng.integers(0, s - p + 1)) for s, p in zip(self.field_shape, self.patch_shape)
+            ]
+            win = tuple(slice(a, a + p) for a, p in zip(starts, self.patch_shape))
+            xi = np.ascontiguousarray(x[(slice(None), *win)])
+            yi = np.ascontiguousarray(y[(slice(None), *win)])
+            yield torch.from_numpy(xi), torch.from_numpy(yi), mask.clone()
+            pool[k][4] -= 1
+            if pool[k][4] == 0:
+                pool.pop(k)
+            done += 1
+            if budget is not None and done >= budget:
+                return
 
 
 def simulated_pairs(
