@@ -9,7 +9,8 @@ The package holds the helpers the course notebooks use:
 - :mod:`coursekit.metrics`: Pearson r, NRMSE, SSIM, PSNR and the noise ceiling;
 - :mod:`coursekit.hallucination`: probes and maps to critique predictions;
 - :mod:`coursekit.experiments`: train on the simulator, predict held-out fields, score them;
-- :mod:`coursekit.normalize`, :mod:`coursekit.plotting`: shared normalization and figures.
+- :mod:`coursekit.normalize`, :mod:`coursekit.plotting`, :mod:`coursekit.viewer`: shared
+  normalization, figures and a z-stack viewer.
 
 Submodules are imported lazily so that ``import coursekit`` stays fast.
 """
@@ -28,6 +29,7 @@ _SUBMODULES = (
     "normalize",
     "experiments",
     "plotting",
+    "viewer",
 )
 
 __all__ = ["__version__", "self_check", *_SUBMODULES]

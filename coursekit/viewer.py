@@ -86,26 +86,35 @@ def _default_cmap(name: str) -> str:
     return "magma"
 
 
-def _z_label(k: int, z_step_um) -> str:
-    return f"plane {k}" if z_step_um is None else f"z = {k * z_step_um:.1f} um"
+def _z_label(k: int, z_step_um, z0_um: float = 0.0) -> str:
+    return f"plane {k}" if z_step_um is None else f"z = {z0_um + k * z_step_um:.1f} um"
 
 
-def _section(ax, img, row, z, lim, cmap, z_step_um, pixel_size_um, planes=()):
-    """x-z section at ``row`` with the shown planes marked."""
+def _sampling(channels, z_step_um, pixel_size_um, z0_um):
+    """Sizes given explicitly, else from a Field's metadata (heights above the coverslip)."""
+    meta = getattr(channels, "metadata", None)
+    if isinstance(meta, Mapping):
+        if z_step_um is None:
+            z_step_um = meta.get("z_step_um")
+        if pixel_size_um is None:
+            pixel_size_um = meta.get("pixel_size_um")
+        if z0_um is None and meta.get("coverslip_um") is not None:
+            z0_um = -float(meta["coverslip_um"])
+    if z_step_um is not None:
+        z_step_um = check_positive(z_step_um, "z_step_um")
+    if pixel_size_um is not None:
+        pixel_size_um = check_positive(pixel_size_um, "pixel_size_um")
+    return z_step_um, pixel_size_um, 0.0 if z0_um is None else float(z0_um)
+
+
+def _section(ax, img, row, lim, cmap, z_step_um, pixel_size_um, marks=(), current=None):
+    """x-z section at ``row`` (z upwards) with planes marked."""
     aspect = 1.0 if z_step_um is None or pixel_size_um is None else z_step_um / pixel_size_um
-    ax.imshow(
-        img[:, row, :],
-        cmap=cmap,
-        vmin=lim[0],
-        vmax=lim[1],
-        aspect=aspect,
-        origin="lower",
-        interpolation="nearest",
-    )
-    for k in planes:
+    ax.imshow(img[:, row, :], cmap=cmap, vmin=lim[0], vmax=lim[1], aspect=aspect, origin="lower")
+    for k in marks:
         ax.axhline(k, color="cyan", lw=0.8)
-    if z is not None:
-        ax.axhline(z, color="yellow", lw=1.2)
+    if current is not None:
+        ax.axhline(current, color="yellow", lw=1.2)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel("x")
@@ -124,6 +133,13 @@ def _scale_bar(ax, shape, pixel_size_um, length_um=10.0):
     ax.text(x0, y - shape[0] * 0.03, f"{length_um:g} um", color="white", fontsize=7)
 
 
+def _section_width(shape, z_step_um, pixel_size_um) -> float:
+    """Width of the section column relative to a plane's, so that the section is legible."""
+    Z, _, X = shape
+    aspect = 1.0 if z_step_um is None or pixel_size_um is None else z_step_um / pixel_size_um
+    return float(np.clip(0.5 * X / (Z * aspect), 1.0, 2.5))
+
+
 def stack_figure(
     channels,
     *,
@@ -131,6 +147,7 @@ def stack_figure(
     n_planes: int = 4,
     z_step_um: float | None = None,
     pixel_size_um: float | None = None,
+    z0_um: float | None = None,
     cmaps: Mapping[str, str] | None = None,
     section: bool = True,
     percentiles: tuple[float, float] = (0.5, 99.8),
@@ -147,8 +164,11 @@ def stack_figure(
     n_planes : int
         Number of planes when ``planes`` is not given.
     z_step_um, pixel_size_um : float, optional
-        Sampling, for titles (height above plane 0), the section's aspect and a scale bar.
-        Taken from the field's metadata when a Field is passed.
+        Sampling, for the titles, the section's aspect ratio and a scale bar. Taken from the
+        field's metadata when a Field is passed.
+    z0_um : float, optional
+        Height of plane 0 in the titles (default 0; for a Field, minus its ``coverslip_um``,
+        so that titles give the height above the coverslip).
     cmaps : dict of str to str, optional
         Colormap per channel (default gray for transmitted light, magma for fluorescence).
     section : bool
@@ -164,11 +184,7 @@ def stack_figure(
     """
     import matplotlib.pyplot as plt
 
-    if hasattr(channels, "metadata"):
-        z_step_um = z_step_um if z_step_um is not None else channels.metadata.get("z_step_um")
-        pixel_size_um = (
-            pixel_size_um if pixel_size_um is not None else channels.metadata.get("pixel_size_um")
-        )
+    z_step_um, pixel_size_um, z0_um = _sampling(channels, z_step_um, pixel_size_um, z0_um)
     chans = _as_channels(channels)
     Z, Y, X = next(iter(chans.values())).shape
     if planes is None:
@@ -176,39 +192,41 @@ def stack_figure(
             raise TypeError(f"n_planes: expected an integer, got {n_planes!r}")
         if n_planes < 1:
             raise ValueError(f"n_planes: expected at least 1, got {n_planes!r}")
-        k = min(int(n_planes), Z)
-        planes = [int(round(v)) for v in np.linspace(0, Z - 1, k + 2)[1:-1]] if k < Z else []
-        planes = planes or list(range(Z))
+        if n_planes >= Z:
+            planes = list(range(Z))
+        else:
+            planes = [int(round(v)) for v in np.linspace(0, Z - 1, n_planes + 2)[1:-1]]
     planes = [int(p) for p in planes]
-    bad = [p for p in planes if not 0 <= p < Z]
-    if bad or not planes:
+    if not planes or any(not 0 <= p < Z for p in planes):
         raise ValueError(f"planes: expected indices in [0, {Z - 1}], got {planes!r}")
-    if z_step_um is not None:
-        z_step_um = check_positive(z_step_um, "z_step_um")
-    if pixel_size_um is not None:
-        pixel_size_um = check_positive(pixel_size_um, "pixel_size_um")
     cmaps = dict(cmaps or {})
-    ncol = len(planes) + (1 if section else 0)
+    widths = [1.0] * len(planes)
+    if section:
+        widths.append(_section_width((Z, Y, X), z_step_um, pixel_size_um))
     nrow = len(chans)
     fig, axes = plt.subplots(
-        nrow, ncol, figsize=(panel_size * ncol, panel_size * nrow + 0.3), squeeze=False
+        nrow,
+        len(widths),
+        figsize=(panel_size * sum(widths), panel_size * nrow + 0.3),
+        squeeze=False,
+        gridspec_kw={"width_ratios": widths},
     )
     for i, (name, img) in enumerate(chans.items()):
         cmap = cmaps.get(name, _default_cmap(name))
         lim = _limits(img, percentiles)
         for j, k in enumerate(planes):
             ax = axes[i, j]
-            ax.imshow(img[k], cmap=cmap, vmin=lim[0], vmax=lim[1], interpolation="nearest")
+            ax.imshow(img[k], cmap=cmap, vmin=lim[0], vmax=lim[1])
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(_z_label(k, z_step_um), fontsize=9)
+                ax.set_title(_z_label(k, z_step_um, z0_um), fontsize=9)
             if j == 0:
                 ax.set_ylabel(name, fontsize=9)
                 if i == 0:
                     _scale_bar(ax, (Y, X), pixel_size_um)
         if section:
-            _section(axes[i, -1], img, Y // 2, None, lim, cmap, z_step_um, pixel_size_um, planes)
+            _section(axes[i, -1], img, Y // 2, lim, cmap, z_step_um, pixel_size_um, planes)
             if i == 0:
                 axes[i, -1].set_title("x-z section", fontsize=9)
     fig.tight_layout()
@@ -222,6 +240,7 @@ def plane_figure(
     *,
     z_step_um: float | None = None,
     pixel_size_um: float | None = None,
+    z0_um: float | None = None,
     cmaps: Mapping[str, str] | None = None,
     percentiles: tuple[float, float] = (0.5, 99.8),
     row: int | None = None,
@@ -236,6 +255,8 @@ def plane_figure(
         Plane index.
     channel : str, optional
         Channel name (default the first).
+    z_step_um, pixel_size_um, z0_um, cmaps, percentiles
+        As in :func:`stack_figure`.
     row : int, optional
         Row of the x-z section (default the middle row); marked on the plane.
 
@@ -245,11 +266,7 @@ def plane_figure(
     """
     import matplotlib.pyplot as plt
 
-    if hasattr(channels, "metadata"):
-        z_step_um = z_step_um if z_step_um is not None else channels.metadata.get("z_step_um")
-        pixel_size_um = (
-            pixel_size_um if pixel_size_um is not None else channels.metadata.get("pixel_size_um")
-        )
+    z_step_um, pixel_size_um, z0_um = _sampling(channels, z_step_um, pixel_size_um, z0_um)
     chans = _as_channels(channels)
     name = next(iter(chans)) if channel is None else channel
     if name not in chans:
@@ -262,15 +279,18 @@ def plane_figure(
     row = Y // 2 if row is None else int(row)
     cmap = dict(cmaps or {}).get(name, _default_cmap(name))
     lim = _limits(img, percentiles)
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(7.0, 3.4))
-    a0.imshow(img[z], cmap=cmap, vmin=lim[0], vmax=lim[1], interpolation="nearest")
+    w = _section_width(img.shape, z_step_um, pixel_size_um)
+    fig, (a0, a1) = plt.subplots(
+        1, 2, figsize=(3.4 * (1 + w), 3.6), gridspec_kw={"width_ratios": [1.0, w]}
+    )
+    a0.imshow(img[z], cmap=cmap, vmin=lim[0], vmax=lim[1])
     a0.axhline(row, color="yellow", lw=0.6, ls="--")
     a0.set_xticks([])
     a0.set_yticks([])
-    a0.set_title(f"{name}, {_z_label(z, z_step_um)}", fontsize=10)
+    a0.set_title(f"{name}, {_z_label(z, z_step_um, z0_um)}", fontsize=10)
     _scale_bar(a0, (Y, X), pixel_size_um)
-    _section(a1, img, row, z, lim, cmap, z_step_um, pixel_size_um)
-    a1.set_title(f"x-z section at row {row}", fontsize=10)
+    _section(a1, img, row, lim, cmap, z_step_um, pixel_size_um, current=z)
+    a1.set_title(f"x-z section at the dashed row ({row})", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -282,6 +302,7 @@ def stack_viewer(
     channel: str | None = None,
     z_step_um: float | None = None,
     pixel_size_um: float | None = None,
+    z0_um: float | None = None,
     cmaps: Mapping[str, str] | None = None,
     percentiles: tuple[float, float] = (0.5, 99.8),
 ):
@@ -299,6 +320,8 @@ def stack_viewer(
         First plane shown (default the middle one).
     channel : str, optional
         First channel shown (default the first).
+    z_step_um, pixel_size_um, z0_um, cmaps, percentiles
+        As in :func:`stack_figure`.
 
     Returns
     -------
@@ -310,24 +333,20 @@ def stack_viewer(
     import matplotlib.pyplot as plt
     from IPython.display import display
 
-    if hasattr(channels, "metadata"):
-        z_step_um = z_step_um if z_step_um is not None else channels.metadata.get("z_step_um")
-        pixel_size_um = (
-            pixel_size_um if pixel_size_um is not None else channels.metadata.get("pixel_size_um")
-        )
+    z_step_um, pixel_size_um, z0_um = _sampling(channels, z_step_um, pixel_size_um, z0_um)
     chans = _as_channels(channels)
     Z = next(iter(chans.values())).shape[0]
     names = list(chans)
-    z0 = Z // 2 if z is None else int(z)
-    if not 0 <= z0 < Z:
-        raise ValueError(f"z: expected a plane index in [0, {Z - 1}], got {z0}")
-    c0 = names[0] if channel is None else channel
-    if c0 not in chans:
-        raise ValueError(f"channel: unknown channel {c0!r}; expected one of {names}")
+    z_first = Z // 2 if z is None else int(z)
+    if not 0 <= z_first < Z:
+        raise ValueError(f"z: expected a plane index in [0, {Z - 1}], got {z_first}")
+    c_first = names[0] if channel is None else channel
+    if c_first not in chans:
+        raise ValueError(f"channel: unknown channel {c_first!r}; expected one of {names}")
     z_slider = widgets.IntSlider(
-        value=z0, min=0, max=Z - 1, step=1, description="z", continuous_update=False
+        value=z_first, min=0, max=Z - 1, step=1, description="z", continuous_update=False
     )
-    menu = widgets.Dropdown(options=names, value=c0, description="channel")
+    menu = widgets.Dropdown(options=names, value=c_first, description="channel")
 
     def draw(z, channel):
         fig = plane_figure(
@@ -336,6 +355,7 @@ def stack_viewer(
             channel,
             z_step_um=z_step_um,
             pixel_size_um=pixel_size_um,
+            z0_um=z0_um,
             cmaps=cmaps,
             percentiles=percentiles,
         )

@@ -39,10 +39,13 @@ def test_stack_figure_layout(stack, f3d):
     assert [ax.get_title() for ax in axes[0]] == ["plane 1", "plane 2", "plane 3", "x-z section"]
     assert axes[1, 0].get_ylabel() == "b"
     plt.close(fig)
-    # from a field: titles in micrometres, sizes from the metadata
+    # from a field: titles in micrometres above the coverslip, sizes from the metadata
     fig = stack_figure(f3d, planes=[0, 4], section=False)
     assert len(fig.axes) == 3 * 2
-    assert fig.axes[1].get_title() == "z = 2.0 um"
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["z = -1.0 um", "z = 1.0 um"]
+    plt.close(fig)
+    fig = stack_figure(f3d, planes=[4], section=False, z0_um=0.0)
+    assert fig.axes[0].get_title() == "z = 2.0 um"
     plt.close(fig)
     # one plane per column when fewer planes than asked
     fig = stack_figure(stack["a"], n_planes=10)
@@ -68,6 +71,7 @@ def test_plane_figure(stack):
 
 
 def test_viewer_controls_redraw(stack, monkeypatch):
+    plt.close("all")
     calls = []
     import coursekit.viewer as viewer
 

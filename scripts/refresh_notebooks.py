@@ -1,0 +1,85 @@
+"""Re-execute the course notebooks and store clean outputs, so that nbval re-checks them.
+
+Usage::
+
+    .venv/bin/python scripts/refresh_notebooks.py                 # every lecture and solution
+    .venv/bin/python scripts/refresh_notebooks.py lectures/01_look_at_a_cell.ipynb
+
+Run it after a change to the library that changes what a notebook prints, then review the
+diff. Hygiene (nbstripout-style, outputs kept): no execution timings, no widget state, only
+cell tags kept in cell metadata, a fixed kernelspec; widget cells (marked
+``# NBVAL_IGNORE_OUTPUT`` and calling a viewer) are stored without outputs, since a widget's
+stored text is not what a person sees. A notebook whose run prints to stderr or raises is
+reported and the script exits non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (coursekit)", "language": "python"}
+WIDGET_CALLS = ("stack_viewer(", "interact(")
+LANGUAGE_KEYS = ("name", "mimetype", "file_extension", "codemirror_mode", "pygments_lexer")
+
+
+def execute(path: Path) -> float:
+    t0 = time.perf_counter()
+    cmd = [
+        sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+        "--inplace", "--ExecutePreprocessor.kernel_name=python3",
+        "--ExecutePreprocessor.timeout=600", "--ExecutePreprocessor.record_timing=False",
+        str(path),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, env={**os.environ, "MPLBACKEND": "agg"})
+    return time.perf_counter() - t0
+
+
+def clean(path: Path) -> list[str]:
+    """Strip the metadata noise in place; return problems found in the outputs."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    li = nb.metadata.get("language_info", {})
+    nb.metadata["language_info"] = {k: li[k] for k in LANGUAGE_KEYS if k in li}
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
+        if cell.cell_type != "code":
+            continue
+        if "NBVAL_IGNORE_OUTPUT" in cell.source and any(w in cell.source for w in WIDGET_CALLS):
+            cell.outputs, cell.execution_count = [], None
+        for out in cell.outputs:
+            out.get("metadata", {}).pop("execution", None)
+            if out.get("name") == "stderr":
+                problems.append(f"cell {i} writes to stderr: {out['text'][:200]!r}")
+            if out.get("output_type") == "error":
+                problems.append(f"cell {i} raises {out.get('ename')}")
+    nbformat.write(nb, path)
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    paths = [Path(a) for a in argv] or sorted(
+        p for d in ("lectures", "solutions") for p in (ROOT / d).glob("*.ipynb")
+    )
+    failed = False
+    for path in paths:
+        seconds = execute(path)
+        problems = clean(path)
+        size = path.stat().st_size / 1e6
+        print(f"{path.name}: executed in {seconds:.0f} s, {size:.2f} MB")
+        for p in problems:
+            print(f"  {p}")
+        failed |= bool(problems)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
