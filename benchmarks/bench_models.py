@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from coursekit.experiments import heldout_fields, score_fields, train_on_simulator  # noqa: E402
 from coursekit.microscope.stream import PatchStream  # noqa: E402
-from coursekit.models import UNet, predict_tiled, train  # noqa: E402
+from coursekit.models import UNet, predict, predict_tiled, train  # noqa: E402
 
 GOAL_FRACTION = 0.95
 GOAL_TILED_S = 30.0
@@ -92,31 +92,37 @@ def data_keeps_up(device) -> dict:
 
 
 def tiled_prediction(shape, device) -> dict:
+    """Tiled prediction with the default (exact) overlap and with a cheaper one, against the
+    baseline of one pass over the whole stack (which fits in memory on this machine)."""
     torch.manual_seed(0)
     model = UNet(1, 1, ndim=3).eval()
     image = np.random.default_rng(0).standard_normal((1, *shape)).astype(np.float32)
     tile = (min(shape[0], 32), 128, 128)
     t0 = time.perf_counter()
-    out = predict_tiled(model, image, tile=tile, batch_size=2, progress=False, device=device)
-    tiled_s = time.perf_counter() - t0
-    assert out.shape == image.shape
-    # baseline: the same voxels through the network in non-overlapping slabs, no blending
-    dev = torch.device(
-        device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    model.to(dev)
-    t0 = time.perf_counter()
-    with torch.inference_mode():
-        for z in range(0, shape[0], tile[0]):
-            for y in range(0, shape[1], 256):
-                model(torch.from_numpy(image[None, :, z : z + tile[0], y : y + 256]).to(dev)).cpu()
-    base_s = time.perf_counter() - t0
-    return {
-        "shape": list(shape),
-        "tile": list(tile),
-        "tiled_s": tiled_s,
-        "one_pass_slabs_s": base_s,
+    one = predict(model, image, device=device)
+    one_s = time.perf_counter() - t0
+    rows = {"shape": list(shape), "tile": list(tile), "one_pass_s": one_s}
+    settings = {
+        "default (exact)": {},
+        "overlap 1/4 tile, margin 1/4 overlap": {
+            "overlap": tuple(t // 4 for t in tile),
+            "margin": tuple(t // 16 for t in tile),
+        },
     }
+    for name, kw in settings.items():
+        t0 = time.perf_counter()
+        out = predict_tiled(
+            model, image, tile=tile, batch_size=2, progress=False, device=device, **kw
+        )
+        dt = time.perf_counter() - t0
+        dev = np.abs(out - one)
+        rows[name] = {
+            "seconds": dt,
+            "max_abs_dev": float(dev.max()),
+            "mean_abs_dev": float(dev.mean()),
+            "output_std": float(one.std()),
+        }
+    return rows
 
 
 def main(argv=None) -> int:
@@ -127,48 +133,56 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--only", choices=("quality", "data", "tiled"), default=None, help="run one part"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     budgets = (5, 10) if args.quick else (15, 30, 60)
     stack = (16, 256, 256) if args.quick else (64, 512, 512)
     print(f"torch {torch.__version__}, {args.threads} threads, device {args.device}")
 
-    fields = heldout_fields(4, (256, 256), seed=20_000, labels=("dna",))
-    print("1. time to quality on held-out DNA fields (same stream, same budgets)")
-    rows = time_to_quality(budgets, fields, args.device)
-    best = {
-        m: max((r for r in rows if r["model"] == m), key=lambda r: r["budget_s"])
-        for m in ("compact", "fnet_like")
-    }
-    for b in budgets:
-        c = next(r for r in rows if r["model"] == "compact" and r["budget_s"] == b)
-        f = next(r for r in rows if r["model"] == "fnet_like" and r["budget_s"] == b)
+    results = {}
+    if args.only in (None, "quality"):
+        fields = heldout_fields(4, (256, 256), seed=20_000, labels=("dna",))
+        print("1. time to quality on held-out DNA fields (same stream, same budgets)")
+        rows = results["time_to_quality"] = time_to_quality(budgets, fields, args.device)
+        for b in budgets:
+            c = next(r for r in rows if r["model"] == "compact" and r["budget_s"] == b)
+            f = next(r for r in rows if r["model"] == "fnet_like" and r["budget_s"] == b)
+            print(
+                f"  at {b:3.0f} s: compact / fnet-like r(clean) {c['r_clean'] / f['r_clean']:.2f}"
+            )
+        frac = max((r for r in rows if r["model"] == "compact"), key=lambda r: r["budget_s"])[
+            "fraction_of_cmax"
+        ]
         print(
-            f"  at {b:3.0f} s: compact / fnet-like r(clean) ratio {c['r_clean'] / f['r_clean']:.2f}"
+            f"  compact at {budgets[-1]} s reaches {frac:.3f} of C_max "
+            f"(goal {GOAL_FRACTION}): ratio to goal {frac / GOAL_FRACTION:.3f}"
         )
-    frac = best["compact"]["fraction_of_cmax"]
-    print(
-        f"  compact at {budgets[-1]} s reaches {frac:.3f} of C_max (goal {GOAL_FRACTION}): ratio to goal {frac / GOAL_FRACTION:.3f}"
-    )
-
-    print("2. does the simulator keep up with training? (one core for the stream)")
-    keep = data_keeps_up(args.device)
-    print(
-        f"  stream {keep['patches_per_s_stream']:.0f} patches/s, training consumes "
-        f"{keep['patches_per_s_training']:.0f} patches/s: ratio {keep['ratio']:.2f} (> 1 keeps up)"
-    )
-
-    print(f"3. predict_tiled on a {'x'.join(map(str, stack))} stack, default 3D U-Net")
-    tiled = tiled_prediction(stack, args.device)
-    print(
-        f"  tiled {tiled['tiled_s']:.1f} s (goal {GOAL_TILED_S:.0f} s: ratio {tiled['tiled_s'] / GOAL_TILED_S:.2f}); "
-        f"baseline one pass per slab {tiled['one_pass_slabs_s']:.1f} s: tiling overhead "
-        f"{tiled['tiled_s'] / tiled['one_pass_slabs_s']:.2f}x"
-    )
+    if args.only in (None, "data"):
+        print("2. does the simulator keep up with training? (one core for the stream)")
+        keep = results["data"] = data_keeps_up(args.device)
+        print(
+            f"  stream {keep['patches_per_s_stream']:.0f} patches/s, training consumes "
+            f"{keep['patches_per_s_training']:.0f} patches/s: ratio {keep['ratio']:.2f}"
+            " (> 1 keeps up)"
+        )
+    if args.only in (None, "tiled"):
+        print(f"3. predict_tiled on a {'x'.join(map(str, stack))} stack, default 3D U-Net")
+        tiled = results["tiled"] = tiled_prediction(stack, args.device)
+        print(f"  baseline: one pass over the whole stack {tiled['one_pass_s']:.1f} s")
+        for name in ("default (exact)", "overlap 1/4 tile, margin 1/4 overlap"):
+            r = tiled[name]
+            print(
+                f"  tiled, {name}: {r['seconds']:.1f} s = "
+                f"{r['seconds'] / tiled['one_pass_s']:.2f} x one pass, "
+                f"{r['seconds'] / GOAL_TILED_S:.2f} x the {GOAL_TILED_S:.0f} s goal; "
+                f"max |tiled - one pass| {r['max_abs_dev']:.2g} (mean {r['mean_abs_dev']:.2g}, "
+                f"output std {r['output_std']:.2g})"
+            )
     if args.json:
-        args.json.write_text(
-            json.dumps({"time_to_quality": rows, "data": keep, "tiled": tiled}, indent=2)
-        )
+        args.json.write_text(json.dumps(results, indent=2))
     return 0
 
 
