@@ -445,7 +445,10 @@ def plot_scores(
                 label="noise ceiling C_max",
                 zorder=4,
             )
-            ax.legend(loc="upper right", fontsize="small", frameon=False)
+            # above the plotting area, so that it never hides a bar or its ceiling
+            ax.legend(
+                loc="lower left", bbox_to_anchor=(0, 1.01), ncol=1, fontsize="small", frameon=False
+            )
 
     ax.set_xticks(x)
     ax.set_xticklabels([str(s) for s in order], rotation=45, ha="right")
