@@ -5,13 +5,14 @@ PY := $(VENV)/bin/python
 LAB_PORT ?= 8888
 DEMO_OUT ?= demo-output
 
-.PHONY: help setup lab test lint pytest notebooks refresh-notebooks demo bench clean
+.PHONY: help setup lab test lint pytest notebooks refresh-notebooks exercises demo bench clean
 
 help:
 	@echo "make lab    - set up .venv and open JupyterLab on the course (prints the URL)"
 	@echo "make test   - set up .venv, then ruff, pytest over tests/ and nbval over every notebook"
 	@echo "make demo   - headless end-to-end run of the course's main job into $(DEMO_OUT)/"
 	@echo "make bench  - run the speed benchmarks (prints ratios against baselines)"
+	@echo "make exercises - regenerate exercises/ from solutions/"
 	@echo "make refresh-notebooks - re-execute lectures/solutions and store clean outputs for nbval"
 
 setup:
@@ -42,6 +43,9 @@ demo: setup
 
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+exercises: setup
+	$(PY) -m coursekit make-exercises
 
 refresh-notebooks: setup
 	$(PY) scripts/refresh_notebooks.py

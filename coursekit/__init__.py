@@ -30,6 +30,7 @@ _SUBMODULES = (
     "experiments",
     "plotting",
     "viewer",
+    "exercises",
 )
 
 __all__ = ["__version__", "self_check", *_SUBMODULES]

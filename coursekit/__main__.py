@@ -22,6 +22,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_make_exercises(args: argparse.Namespace) -> int:
+    from coursekit.exercises import make_all_exercises
+
+    changed = make_all_exercises(args.solutions, args.exercises, check=args.check)
+    for path in changed:
+        print(("stale: " if args.check else "wrote: ") + str(path))
+    if args.check and changed:
+        print("exercises/ is out of date: run `python -m coursekit make-exercises`")
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="coursekit", description="Deep learning for label-free microscopy: course helpers."
@@ -37,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     p_demo.add_argument("--seed", type=int, default=0)
     p_demo.add_argument("--device", default="auto", help='"auto", "cpu", "cuda" or "mps"')
     p_demo.set_defaults(func=_cmd_demo)
+    p_ex = sub.add_parser(
+        "make-exercises", help="generate exercises/ from solutions/ (nbgrader solution regions)"
+    )
+    p_ex.add_argument("--solutions", default="solutions")
+    p_ex.add_argument("--exercises", default="exercises")
+    p_ex.add_argument("--check", action="store_true", help="only report stale exercises (exit 1)")
+    p_ex.set_defaults(func=_cmd_make_exercises)
     args = parser.parse_args(argv)
     return args.func(args)
 
