@@ -245,6 +245,19 @@ def _per_axis(value, nd: int, name: str) -> tuple[int, ...]:
     return vals
 
 
+def _tile_args(tile, overlap, margin, nd: int):
+    """Per-axis tile, overlap and margin (None: the default), validated once for every
+    function that tiles."""
+    tile_ = _per_axis(tile, nd, "tile")
+    if any(t < 1 for t in tile_):
+        raise ValueError(f"tile: expected positive sizes, got {tile_}")
+    overlap_ = None if overlap is None else _per_axis(overlap, nd, "overlap")
+    if overlap_ is not None and any(o < 0 for o in overlap_):
+        raise ValueError(f"overlap: expected sizes >= 0, got {overlap_}")
+    margin_ = None if margin is None else _per_axis(margin, nd, "margin")
+    return tile_, overlap_, margin_
+
+
 def tile_layout(size: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:
     """Start positions of tiles covering ``size`` pixels along one axis.
 
@@ -433,13 +446,7 @@ def predict_tiled(
     batch_size = int(check_positive(batch_size, "batch_size"))
     x, has_channel = _prepare(model, image, normalization)
     nd = x.ndim - 2
-    tile_ = _per_axis(tile, nd, "tile")
-    if any(t < 1 for t in tile_):
-        raise ValueError(f"tile: expected positive sizes, got {tile_}")
-    overlap_ = None if overlap is None else _per_axis(overlap, nd, "overlap")
-    margin_ = None if margin is None else _per_axis(margin, nd, "margin")
-    if overlap_ is not None and any(o < 0 for o in overlap_):
-        raise ValueError(f"overlap: expected sizes >= 0, got {overlap_}")
+    tile_, overlap_, margin_ = _tile_args(tile, overlap, margin, nd)
     transforms = _transforms(tta, nd)
     dev = resolve_device(model, device)
     model.to(dev)
@@ -522,9 +529,7 @@ def predict_mc_dropout(
     dev = resolve_device(model, device)
     model.to(dev)
     if tile is not None:
-        tile_ = _per_axis(tile, nd, "tile")
-        overlap_ = None if overlap is None else _per_axis(overlap, nd, "overlap")
-        margin_ = None if margin is None else _per_axis(margin, nd, "margin")
+        tile_, overlap_, margin_ = _tile_args(tile, overlap, margin, nd)
     transforms = _transforms(False, nd)
     devices = [dev.index or 0] if dev.type == "cuda" else []
     mean = m2 = None
