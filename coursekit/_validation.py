@@ -17,6 +17,7 @@ __all__ = [
     "check_same_shape",
     "check_positive",
     "check_choice",
+    "check_int",
     "describe",
 ]
 
@@ -139,3 +140,29 @@ def check_choice(value, name: str, choices: Iterable) -> None:
         raise ValueError(
             f"unknown {name} {value!r}; expected one of {', '.join(map(repr, choices))}"
         )
+
+
+def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` as a Python int, or raise a clear error.
+
+    Booleans are refused (``True`` is not a count). A wrong type raises ``TypeError``;
+    a value outside ``[minimum, maximum]`` raises ``ValueError``.
+
+    Examples
+    --------
+    >>> check_int(np.int64(3), "n_cells", minimum=1)
+    3
+    >>> check_int(0, "n_cells", minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_cells: expected an integer >= 1, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        want = "an integer" if minimum is None else f"an integer >= {minimum}"
+        raise TypeError(f"{name}: expected {want}, got {value!r} ({type(value).__name__})")
+    v = int(value)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {v}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{name}: expected an integer <= {maximum}, got {v}")
+    return v
