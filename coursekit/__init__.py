@@ -8,6 +8,7 @@ The package holds the helpers the course notebooks use:
 - :mod:`coursekit.models`: a compact 2D/3D U-Net, training and tiled prediction;
 - :mod:`coursekit.metrics`: Pearson r, NRMSE, SSIM, PSNR and the noise ceiling;
 - :mod:`coursekit.hallucination`: probes and maps to critique predictions;
+- :mod:`coursekit.analysis`: segment and count nuclei, match instances, line profiles;
 - :mod:`coursekit.experiments`: train on the simulator, predict held-out fields, score them;
 - :mod:`coursekit.normalize`, :mod:`coursekit.plotting`, :mod:`coursekit.viewer`: shared
   normalization, figures and a z-stack viewer.
@@ -31,6 +32,7 @@ _SUBMODULES = (
     "plotting",
     "viewer",
     "exercises",
+    "analysis",
 )
 
 __all__ = ["__version__", "self_check", *_SUBMODULES]
