@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-KERNELSPEC = {"name": "python3", "display_name": "Python 3 (coursekit)", "language": "python"}
+KERNELSPEC = {"name": "coursekit", "display_name": "Python (coursekit)", "language": "python"}
 WIDGET_CALLS = ("stack_viewer(", "interact(")
 LANGUAGE_KEYS = ("name", "mimetype", "file_extension", "codemirror_mode", "pygments_lexer")
 
