@@ -47,7 +47,7 @@ def split(fields):
 
 
 def scaled(pred, target):
-    a, b = fit_affine(pred, target)
+    a, b = fit_affine(target, pred)
     return a * pred.astype(np.float64) + b
 
 
@@ -61,14 +61,14 @@ def test_table_values_match_direct_calls(fields):
     for _, row in table.iterrows():
         i = ["a", "b", "c"].index(row["field"])
         p, r, c = fields[row["structure"]][i]
-        assert row["pearson_recorded"] == pytest.approx(pearson_r(p, r))
-        assert row["pearson_clean"] == pytest.approx(pearson_r(p, c))
-        assert row["nrmse_recorded"] == pytest.approx(nrmse(scaled(p, r), r))
-        assert row["ssim_recorded"] == pytest.approx(ssim(scaled(p, r), r))
-        assert row["psnr_recorded"] == pytest.approx(psnr(scaled(p, r), r))
-        assert row["nrmse_clean"] == pytest.approx(nrmse(scaled(p, c), c))
-        assert row["ssim_clean"] == pytest.approx(ssim(scaled(p, c), c))
-        assert row["psnr_clean"] == pytest.approx(psnr(scaled(p, c), c))
+        assert row["pearson_recorded"] == pytest.approx(pearson_r(r, p))
+        assert row["pearson_clean"] == pytest.approx(pearson_r(c, p))
+        assert row["nrmse_recorded"] == pytest.approx(nrmse(r, scaled(p, r)))
+        assert row["ssim_recorded"] == pytest.approx(ssim(r, scaled(p, r)))
+        assert row["psnr_recorded"] == pytest.approx(psnr(r, scaled(p, r)))
+        assert row["nrmse_clean"] == pytest.approx(nrmse(c, scaled(p, c)))
+        assert row["ssim_clean"] == pytest.approx(ssim(c, scaled(p, c)))
+        assert row["psnr_clean"] == pytest.approx(psnr(c, scaled(p, c)))
     # no camera, no ceiling
     assert table["c_max"].isna().all() and table["r_over_cmax"].isna().all()
 
@@ -86,7 +86,7 @@ def test_noise_ceiling_comes_from_recorded_image_and_calibration(fields):
     for s in fields:
         for _p, r, c in fields[s]:
             got = table.loc[table.structure.eq(s), "c_max"].to_numpy()
-            assert np.any(np.abs(got - pearson_r(c, r)) < 0.05)
+            assert np.any(np.abs(got - pearson_r(r, c)) < 0.05)
     # never computed from the clean image: changing the clean target leaves it unchanged
     other = {k: [2 * c for c in v] for k, v in cleans.items()}
     assert evaluate(preds, recs, clean=other, camera=CAMERA)["c_max"].tolist() == pytest.approx(
@@ -110,7 +110,7 @@ def test_camera_forms_and_masks(fields):
     for cam in forms:
         t = evaluate({"dna": p}, {"dna": r}, camera=cam, mask=mask)
         assert t.loc[0, "c_max"] == pytest.approx(expected)
-        assert t.loc[0, "pearson_recorded"] == pytest.approx(pearson_r(p, r, mask=mask))
+        assert t.loc[0, "pearson_recorded"] == pytest.approx(pearson_r(r, p, mask=mask))
     t = evaluate({"dna": p}, {"dna": r}, camera={"dna": None})
     assert np.isnan(t.loc[0, "c_max"])
     with pytest.raises(KeyError, match="no calibration for structure 'dna'"):
@@ -126,7 +126,7 @@ def test_single_field_channel_axis_and_rescale_none(fields):
     pd.testing.assert_frame_equal(t1, t2)
     assert t1["field"].tolist() == [0]
     t3 = evaluate({"dna": p}, {"dna": r}, rescale="none")
-    assert t3.loc[0, "nrmse_recorded"] == pytest.approx(nrmse(p, r))
+    assert t3.loc[0, "nrmse_recorded"] == pytest.approx(nrmse(r, p))
     assert t3.loc[0, "pearson_recorded"] == pytest.approx(t1.loc[0, "pearson_recorded"])
     assert np.isnan(t3.loc[0, "pearson_clean"])
 

@@ -18,7 +18,15 @@ import numpy as np
 import pandas as pd
 
 from coursekit._validation import check_array, check_choice
-from coursekit.metrics.similarity import _check_mask, fit_affine, nrmse, pearson_r, psnr, ssim
+from coursekit.metrics.similarity import (
+    _check_mask,
+    _is_constant,
+    fit_affine,
+    nrmse,
+    pearson_r,
+    psnr,
+    ssim,
+)
 
 __all__ = ["evaluate", "summarize", "plot_scores", "METRICS"]
 
@@ -113,16 +121,16 @@ def _to_target_scale(pred: np.ndarray, target: np.ndarray, mask, rescale: str) -
     if rescale == "none":
         return pred
     x = pred.astype(np.float64)
-    if np.ptp(x if mask is None else x[mask]) == 0:
+    if _is_constant(x[mask] if mask is not None else x.ravel()):
         mean = target[mask].mean() if mask is not None else target.mean()
         return np.full(target.shape, mean, dtype=np.float64)
-    a, b = fit_affine(x, target, mask=mask)
+    a, b = fit_affine(target=target, prediction=x, mask=mask)
     return a * x + b
 
 
 def _pearson_or_nan(pred, target, mask, where: str) -> float:
     try:
-        return pearson_r(pred, target, mask=mask)
+        return pearson_r(target=target, prediction=pred, mask=mask)
     except ValueError as exc:
         if "constant" not in str(exc):
             raise
@@ -133,9 +141,12 @@ def _pearson_or_nan(pred, target, mask, where: str) -> float:
 def _image_scores(pred, target, mask, rescale: str, where: str) -> dict:
     r = _pearson_or_nan(pred, target, mask, where)
     scaled = _to_target_scale(pred, target, mask, rescale)
-    out = {"pearson": r, "nrmse": nrmse(scaled, target, mask=mask)}
-    out["ssim"] = ssim(scaled, target, mask=mask) if target.ndim in (2, 3) else float("nan")
-    out["psnr"] = psnr(scaled, target, mask=mask)
+    out = {"pearson": r, "nrmse": nrmse(target=target, prediction=scaled, mask=mask)}
+    if target.ndim in (2, 3):
+        out["ssim"] = ssim(target=target, prediction=scaled, mask=mask)
+    else:
+        out["ssim"] = float("nan")
+    out["psnr"] = psnr(target=target, prediction=scaled, mask=mask)
     return out
 
 
