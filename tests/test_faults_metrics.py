@@ -107,3 +107,22 @@ def test_evaluate_float64_constant_from_the_issue():
         table = evaluate({"dna": np.full((32, 32), 0.1)}, {"dna": target}, clean={"dna": target})
     assert np.isnan(table.loc[0, "pearson_recorded"]) and np.isnan(table.loc[0, "pearson_clean"])
     assert any("constant" in str(w.message) for w in caught), "no warning for a constant prediction"
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200, 1e-310])
+def test_extreme_magnitudes_give_the_same_scores(scale):
+    """Found in our own hostile pass: squares of 1e200 overflow and of 1e-200 underflow, and
+    pearson_r returned -1.0 (NaN clipped), fit_affine NaN or ZeroDivisionError, psnr inf,
+    ssim NaN. Scores that do not depend on units must not depend on them here either."""
+    rng = np.random.default_rng(0)
+    t = rng.random((25, 40))
+    p = t + 0.1 * rng.random((25, 40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow / underflow warnings either
+        for metric in (pearson_r, nrmse, psnr, ssim):
+            got = metric(target=t * scale, prediction=p * scale)
+            want = metric(target=t, prediction=p)
+            assert got == pytest.approx(want, rel=1e-9), f"{metric.__name__} at scale {scale:g}"
+        a, b = fit_affine(target=t * scale, prediction=p)
+        a0, b0 = fit_affine(target=t, prediction=p)
+        assert a == pytest.approx(a0 * scale, rel=1e-9) and b == pytest.approx(b0 * scale, rel=1e-9)

@@ -83,6 +83,18 @@ def _select(x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return x[mask] if mask is not None else x.ravel()
 
 
+def _exponent(*arrays: np.ndarray) -> int:
+    """The binary exponent of the largest magnitude in ``arrays`` (0 for all zeros)."""
+    top = max(float(np.max(np.abs(a))) for a in arrays)
+    return int(np.frexp(top)[1]) if top > 0 else 0
+
+
+def _to_unit(x: np.ndarray, exponent: int) -> np.ndarray:
+    """``x * 2**-exponent``: exact (a power of two), so that squares and sums of images
+    of 1e200 or 1e-300 neither overflow nor underflow (a scale-free score is unchanged)."""
+    return np.ldexp(x, -exponent)
+
+
 def _is_constant(values: np.ndarray) -> bool:
     """Whether ``values`` (flat float64) are constant to float64 precision.
 
@@ -158,12 +170,14 @@ def pearson_r(target, prediction, *, mask=None) -> float:
     for name, values in (("target", y), ("prediction", x)):
         if _is_constant(values):
             raise _constant_error(name, values, mask, "Pearson r")
+    x = _to_unit(x, _exponent(x))
+    y = _to_unit(y, _exponent(y))
     x = x - x.mean()
     y = y - y.mean()
     sxx = float(np.dot(x, x))
     syy = float(np.dot(y, y))
     r = float(np.dot(x, y)) / np.sqrt(sxx * syy)
-    return float(min(1.0, max(-1.0, r)))
+    return float(np.clip(r, -1.0, 1.0))
 
 
 # --------------------------------------------------------------------------- NRMSE
@@ -228,6 +242,8 @@ def nrmse(target, prediction, *, normalization: str = "std", mask=None) -> float
     y = _select(t, mask)
     if normalization in ("std", "range") and _is_constant(y):
         raise _constant_error("target", y, mask, f"nrmse with normalization={normalization!r}")
+    common = _exponent(x, y)  # a ratio: the same scale for both leaves it unchanged
+    x, y = _to_unit(x, common), _to_unit(y, common)
     rmse = float(np.sqrt(np.mean((x - y) ** 2)))
     scale = float(np.max(np.abs(y)))  # what "zero" is measured against
     if normalization == "std":
@@ -314,8 +330,11 @@ def ssim(target, prediction, *, data_range=None, mask=None, win_size: int | None
             f"ssim: expected an odd win_size between 3 and the smallest side of the image "
             f"({smallest}), got {win_size}; SSIM needs every side to be at least 3 pixels"
         )
-    x = p.astype(np.float64, copy=False)
-    y = t.astype(np.float64, copy=False)
+    # SSIM is unchanged when both images and the data range scale together
+    common = _exponent(p, t)
+    x = _to_unit(p.astype(np.float64, copy=False), common)
+    y = _to_unit(t.astype(np.float64, copy=False), common)
+    dr = float(np.ldexp(dr, -common))
     if mask is None:
         return float(structural_similarity(y, x, data_range=dr, win_size=win_size))
     _, smap = structural_similarity(y, x, data_range=dr, win_size=win_size, full=True)
@@ -359,10 +378,12 @@ def psnr(target, prediction, *, data_range=None, mask=None) -> float:
     t, p = _check_pair(target, prediction)
     mask = _check_mask(mask, p.shape)
     dr = _default_data_range(t, data_range)
-    mse = float(np.mean((_select(p, mask) - _select(t, mask)) ** 2))
+    common = _exponent(p, t)  # PSNR is unchanged when both images and the range scale
+    x, y = _to_unit(_select(p, mask), common), _to_unit(_select(t, mask), common)
+    mse = float(np.mean((x - y) ** 2))
     if mse == 0.0:
         return float("inf")
-    return float(10.0 * np.log10(dr**2 / mse))
+    return float(10.0 * np.log10(float(np.ldexp(dr, -common)) ** 2 / mse))
 
 
 # --------------------------------------------------------------------------- scale
@@ -411,7 +432,11 @@ def fit_affine(target, prediction, *, mask=None) -> tuple[float, float]:
     if _is_constant(x):
         err = _constant_error("prediction", x, mask, "the slope")
         raise ValueError(f"fit_affine: {err} (no slope can be fitted)")
+    ex, ey = _exponent(x), _exponent(y)
+    x, y = _to_unit(x, ex), _to_unit(y, ey)
     xm, ym = x.mean(), y.mean()
     sxx = float(np.dot(x - xm, x - xm))
     a = float(np.dot(x - xm, y - ym)) / sxx
-    return a, float(ym - a * xm)
+    b = float(ym - a * xm)
+    # back to the images' units: y = a x + b in unit scale -> Y = a 2**(ey-ex) X + b 2**ey
+    return float(np.ldexp(a, ey - ex)), float(np.ldexp(b, ey))
