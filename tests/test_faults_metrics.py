@@ -126,3 +126,18 @@ def test_extreme_magnitudes_give_the_same_scores(scale):
         a, b = fit_affine(target=t * scale, prediction=p)
         a0, b0 = fit_affine(target=t, prediction=p)
         assert a == pytest.approx(a0 * scale, rel=1e-9) and b == pytest.approx(b0 * scale, rel=1e-9)
+
+
+def test_calibration_and_ceiling_inputs_found_in_a_hostile_pass():
+    rng = np.random.default_rng(0)
+    target = 100 + 50 * rng.random((64, 64))
+    from coursekit.metrics import noise_ceiling, noise_ceiling_from_image
+
+    with pytest.raises(TypeError, match="expected a camera calibration"):
+        noise_ceiling(target, camera=[2.0, 100.0, 3.0])  # was: "missing gain, offset, ..."
+    with pytest.raises(ValueError, match=r"mask: expected the image's shape \(3, 64, 64\)"):
+        noise_ceiling_from_image(np.stack([target] * 3), mask=np.ones((64, 64), bool))
+    with pytest.raises(ValueError, match="saturation: expected a positive"):
+        evaluate(
+            {"dna": rng.random((64, 64))}, {"dna": target}, saturation=-1
+        )  # was: all saturated

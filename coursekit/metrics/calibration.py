@@ -120,7 +120,7 @@ def as_calibration(camera, *, name: str = "camera") -> CameraCalibration:
     """
     if isinstance(camera, CameraCalibration):
         return camera
-    if camera is None or isinstance(camera, (str, bytes, int, float, np.ndarray)):
+    if camera is None or isinstance(camera, (str, bytes, int, float, list, tuple, np.ndarray)):
         raise TypeError(
             f"{name}: expected a camera calibration (a Camera, a CameraCalibration, or a dict "
             f"with 'gain', 'offset' and 'read_noise_adu' or 'read_noise_e', such as "

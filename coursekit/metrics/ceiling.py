@@ -309,6 +309,8 @@ def noise_ceiling_from_image(image, *, mask=None, saturation: float | None = Non
         mask = np.asarray(mask)
         if mask.dtype != bool:
             raise TypeError(f"mask: expected a boolean array, got dtype {mask.dtype}")
+        if mask.shape != x.shape:
+            raise ValueError(f"mask: expected the image's shape {x.shape}, got {mask.shape}")
     try:
         fit = fit_noise_model(x, mask=mask, saturation=saturation)
     except ValueError as exc:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from coursekit._validation import check_array, check_choice
+from coursekit._validation import check_array, check_choice, check_positive
 from coursekit.metrics.calibration import as_calibration
 from coursekit.metrics.ceiling import CeilingUnavailable, noise_ceiling, noise_ceiling_from_image
 from coursekit.metrics.similarity import (
@@ -316,6 +316,8 @@ def evaluate(
     """
     check_choice(rescale, "rescale", ("affine", "none"))
     check_choice(ceiling, "ceiling", ("auto", "camera", "image"))
+    if saturation is not None:
+        saturation = check_positive(saturation, "saturation")
     predictions = _check_label_dict(predictions, "predictions")
     recorded = _check_label_dict(recorded, "recorded")
     if clean is not None:
