@@ -4,13 +4,22 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import warnings  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
-from coursekit.metrics.evaluate import METRICS, evaluate, plot_scores, summarize  # noqa: E402
+from coursekit.metrics.evaluate import (  # noqa: E402
+    BASELINE_METRICS,
+    METRICS,
+    TARGET_COLUMNS,
+    evaluate,
+    summarize,
+)
+from coursekit.metrics.plot import plot_scores  # noqa: E402
 from coursekit.metrics.similarity import fit_affine, nrmse, pearson_r, psnr, ssim  # noqa: E402
 
 CAMERA = {"gain": 2.0, "offset": 100.0, "read_noise_e": 1.5}
@@ -47,30 +56,33 @@ def split(fields):
 
 
 def scaled(pred, target):
-    a, b = fit_affine(pred, target)
+    a, b = fit_affine(target, pred)
     return a * pred.astype(np.float64) + b
 
 
 def test_table_values_match_direct_calls(fields):
     preds, recs, cleans = split(fields)
     table = evaluate(preds, recs, clean=cleans, field_ids=["a", "b", "c"])
-    assert list(table.columns) == ["structure", "field", *METRICS]
+    assert list(table.columns) == ["structure", "field", *METRICS, *TARGET_COLUMNS]
     assert len(table) == 6
     assert table["structure"].tolist() == ["dna"] * 3 + ["membrane"] * 3
     assert table["field"].tolist() == ["a", "b", "c"] * 2
     for _, row in table.iterrows():
         i = ["a", "b", "c"].index(row["field"])
         p, r, c = fields[row["structure"]][i]
-        assert row["pearson_recorded"] == pytest.approx(pearson_r(p, r))
-        assert row["pearson_clean"] == pytest.approx(pearson_r(p, c))
-        assert row["nrmse_recorded"] == pytest.approx(nrmse(scaled(p, r), r))
-        assert row["ssim_recorded"] == pytest.approx(ssim(scaled(p, r), r))
-        assert row["psnr_recorded"] == pytest.approx(psnr(scaled(p, r), r))
-        assert row["nrmse_clean"] == pytest.approx(nrmse(scaled(p, c), c))
-        assert row["ssim_clean"] == pytest.approx(ssim(scaled(p, c), c))
-        assert row["psnr_clean"] == pytest.approx(psnr(scaled(p, c), c))
-    # no camera, no ceiling
+        assert row["pearson_recorded"] == pytest.approx(pearson_r(r, p))
+        assert row["pearson_clean"] == pytest.approx(pearson_r(c, p))
+        assert row["nrmse_recorded"] == pytest.approx(nrmse(r, scaled(p, r)))
+        assert row["ssim_recorded"] == pytest.approx(ssim(r, scaled(p, r)))
+        assert row["psnr_recorded"] == pytest.approx(psnr(r, scaled(p, r)))
+        assert row["nrmse_clean"] == pytest.approx(nrmse(c, scaled(p, c)))
+        assert row["ssim_clean"] == pytest.approx(ssim(c, scaled(p, c)))
+        assert row["psnr_clean"] == pytest.approx(psnr(c, scaled(p, c)))
+    # no camera, and 32 x 32 images are too small to estimate the noise: no ceiling, and why
     assert table["c_max"].isna().all() and table["r_over_cmax"].isna().all()
+    assert table["c_max_note"].str.contains("not estimated: .*usable pixels").all()
+    strict = evaluate(preds, recs, ceiling="camera")
+    assert strict["c_max_note"].str.contains("no camera calibration: pass camera=").all()
 
 
 def test_noise_ceiling_comes_from_recorded_image_and_calibration(fields):
@@ -86,7 +98,7 @@ def test_noise_ceiling_comes_from_recorded_image_and_calibration(fields):
     for s in fields:
         for _p, r, c in fields[s]:
             got = table.loc[table.structure.eq(s), "c_max"].to_numpy()
-            assert np.any(np.abs(got - pearson_r(c, r)) < 0.05)
+            assert np.any(np.abs(got - pearson_r(r, c)) < 0.05)
     # never computed from the clean image: changing the clean target leaves it unchanged
     other = {k: [2 * c for c in v] for k, v in cleans.items()}
     assert evaluate(preds, recs, clean=other, camera=CAMERA)["c_max"].tolist() == pytest.approx(
@@ -110,13 +122,16 @@ def test_camera_forms_and_masks(fields):
     for cam in forms:
         t = evaluate({"dna": p}, {"dna": r}, camera=cam, mask=mask)
         assert t.loc[0, "c_max"] == pytest.approx(expected)
-        assert t.loc[0, "pearson_recorded"] == pytest.approx(pearson_r(p, r, mask=mask))
-    t = evaluate({"dna": p}, {"dna": r}, camera={"dna": None})
+        assert t.loc[0, "pearson_recorded"] == pytest.approx(pearson_r(r, p, mask=mask))
+    t = evaluate({"dna": p}, {"dna": r}, camera={"dna": None}, ceiling="camera")
     assert np.isnan(t.loc[0, "c_max"])
+    assert "no calibration for this structure" in t.loc[0, "c_max_note"]
     with pytest.raises(KeyError, match="no calibration for structure 'dna'"):
         evaluate({"dna": p}, {"dna": r}, camera={"membrane": CAMERA})
     with pytest.raises(ValueError, match="expected a calibration with 'gain'"):
         evaluate({"dna": p}, {"dna": r}, camera={"dna": {"gain": 2.0}})
+    with pytest.raises(ValueError, match="unknown ceiling 'calibrated'"):
+        evaluate({"dna": p}, {"dna": r}, camera=CAMERA, ceiling="calibrated")
 
 
 def test_single_field_channel_axis_and_rescale_none(fields):
@@ -126,7 +141,7 @@ def test_single_field_channel_axis_and_rescale_none(fields):
     pd.testing.assert_frame_equal(t1, t2)
     assert t1["field"].tolist() == [0]
     t3 = evaluate({"dna": p}, {"dna": r}, rescale="none")
-    assert t3.loc[0, "nrmse_recorded"] == pytest.approx(nrmse(p, r))
+    assert t3.loc[0, "nrmse_recorded"] == pytest.approx(nrmse(r, p))
     assert t3.loc[0, "pearson_recorded"] == pytest.approx(t1.loc[0, "pearson_recorded"])
     assert np.isnan(t3.loc[0, "pearson_clean"])
 
@@ -240,3 +255,139 @@ def test_plot_scores_from_evaluate(fields):
     expected = sorted(table.groupby("structure")["c_max"].mean())
     assert seg_heights == pytest.approx(expected)
     plt.close("all")
+
+
+# --------------------------------------------------------------------------- baseline
+def test_baseline_scores_the_input_rescaled_to_the_target(fields):
+    preds, recs, cleans = split(fields)
+    rng = np.random.default_rng(9)
+    # an "input" in other units, e.g. a transmitted-light plane: one per field
+    inputs = [-3.0 * c + 0.5 + 40 * rng.standard_normal(c.shape) for _p, _r, c in fields["dna"]]
+    table = evaluate(preds, recs, clean=cleans, camera=CAMERA, baseline=inputs)
+    assert list(table.columns) == [
+        "structure",
+        "field",
+        *METRICS,
+        *TARGET_COLUMNS,
+        *BASELINE_METRICS,
+    ]
+    for _, row in table.iterrows():
+        _p, r, c = fields[row["structure"]][row["field"]]
+        x = inputs[row["field"]]
+        assert row["baseline_pearson_recorded"] == pytest.approx(pearson_r(target=r, prediction=x))
+        assert row["baseline_pearson_clean"] == pytest.approx(pearson_r(target=c, prediction=x))
+        a, b = fit_affine(target=r, prediction=x)  # always rescaled: the input has other units
+        assert row["baseline_nrmse_recorded"] == pytest.approx(nrmse(r, a * x + b))
+        assert row["baseline_ssim_recorded"] == pytest.approx(ssim(r, a * x + b))
+        assert row["baseline_r_over_cmax"] == pytest.approx(
+            row["baseline_pearson_recorded"] / row["c_max"]
+        )
+    # the scores of the predictions do not change with a baseline
+    plain = evaluate(preds, recs, clean=cleans, camera=CAMERA)
+    pd.testing.assert_frame_equal(plain, table[plain.columns])
+    # a dict per structure; a multi-plane input is refused with a hint
+    p, r, _ = fields["dna"][0]
+    t = evaluate({"dna": p}, {"dna": r}, baseline={"dna": inputs[0]})
+    assert t.loc[0, "baseline_pearson_recorded"] == pytest.approx(pearson_r(r, inputs[0]))
+    with pytest.raises(ValueError, match=r"3 channels or planes: pick the one.*input\[k\]"):
+        evaluate({"dna": p}, {"dna": r}, baseline=np.stack([inputs[0]] * 3))
+    with pytest.raises(KeyError, match="baseline has no image for structure 'dna'"):
+        evaluate({"dna": p}, {"dna": r}, baseline={"membrane": inputs[0]})
+
+
+def test_plot_scores_draws_the_baseline_beside_each_bar(fields):
+    preds, recs, cleans = split(fields)
+    inputs = [
+        c + 60 * np.random.default_rng(1).standard_normal(c.shape) for _p, _r, c in fields["dna"]
+    ]
+    table = evaluate(preds, recs, clean=cleans, camera=CAMERA, baseline=inputs)
+    ax = plot_scores(table)
+    bars = ax.patches
+    assert len(bars) == 4  # a model bar and a baseline bar per structure
+    model = [b for b in bars if not b.get_hatch()]
+    base = [b for b in bars if b.get_hatch()]
+    assert len(model) == len(base) == 2
+    order = [t.get_text() for t in ax.get_xticklabels()]
+    means = table.groupby("structure")["baseline_pearson_recorded"].mean()
+    assert [b.get_height() for b in base] == pytest.approx([means[s] for s in order])
+    for m, b in zip(model, base):
+        assert b.get_x() == pytest.approx(m.get_x() + m.get_width()), "baseline beside its model"
+    (ceil,) = [c for c in ax.collections if c.get_label() == "noise ceiling C_max"]
+    for seg, m, b in zip(ceil.get_segments(), model, base):  # C_max spans both bars
+        (x0, _), (x1, _) = seg
+        assert x0 == pytest.approx(m.get_x()) and x1 == pytest.approx(b.get_x() + b.get_width())
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "input (baseline)" in legend and "noise ceiling C_max" in legend
+    # switched off, or without baseline columns: the old chart
+    assert len(plot_scores(table, baseline=False).patches) == 2
+    plt.close("all")
+
+
+# --------------------------------------------------------------------------- saturation
+def test_saturated_target_pixels_are_flagged(fields):
+    p, r, _ = fields["dna"][0]
+    counts = np.round(r).astype(np.uint16)
+    counts.flat[:10] = 65535  # 10 of 1024 pixels clipped
+    with pytest.warns(UserWarning, match=r"0.98 % of the recorded target's pixels are saturated"):
+        t = evaluate({"dna": p}, {"dna": counts}, camera=CAMERA)
+    assert t.loc[0, "saturated_fraction"] == pytest.approx(10 / 1024)
+    assert "0.98 % of target pixels saturated" in t.loc[0, "c_max_note"]
+    # a float image with integer values at 4095 (12-bit): found without a dtype
+    r12 = np.minimum(np.round(r), 4095).astype(np.float32)
+    r12.flat[:3] = 4095
+    with pytest.warns(UserWarning, match="saturated .at 4095."):
+        t = evaluate({"dna": p}, {"dna": r12})
+    assert t.loc[0, "saturated_fraction"] == pytest.approx(3 / 1024)
+    # the camera's bit depth decides when given; an explicit level overrides
+    with pytest.warns(UserWarning, match="saturated .at 300."):
+        evaluate({"dna": p}, {"dna": r}, saturation=300.0)
+    # nothing clipped: no warning, 0; unknown level: NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = evaluate({"dna": p}, {"dna": np.round(r).astype(np.uint16)}, camera=CAMERA)
+        assert t.loc[0, "saturated_fraction"] == 0.0
+        assert np.isnan(evaluate({"dna": p}, {"dna": r + 0.5})["saturated_fraction"][0])
+
+
+# --------------------------------------------------------------------------- C_max without camera
+def test_ceiling_from_the_image_when_there_is_no_camera():
+    from coursekit.metrics.ceiling import noise_ceiling
+    from coursekit.microscope.camera import Camera, expected_counts, record
+
+    cam = Camera()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:192, :192]
+    photons = 2.0 + 60 * (np.sin(xx / 9.0) * np.cos(yy / 7.0)) ** 2
+    recorded = record(photons, cam, rng=rng)
+    pred = expected_counts(photons, cam)
+    auto = evaluate({"dna": pred}, {"dna": recorded})
+    assert auto.loc[0, "c_max_note"].startswith("estimated from the image")
+    c_camera = noise_ceiling(recorded, camera=cam)
+    assert abs(auto.loc[0, "c_max"] - c_camera) < 0.01
+    # with a camera, "auto" uses it; "image" insists on the estimate
+    with_cam = evaluate({"dna": pred}, {"dna": recorded}, camera=cam)
+    assert (
+        with_cam.loc[0, "c_max"] == pytest.approx(c_camera) and with_cam.loc[0, "c_max_note"] == ""
+    )
+    forced = evaluate({"dna": pred}, {"dna": recorded}, camera=cam, ceiling="image")
+    assert forced.loc[0, "c_max"] == pytest.approx(auto.loc[0, "c_max"])
+
+
+def test_real_isl_sample_ceiling_and_saturation():
+    """On the real ISL sample (no calibration): C_max from the image, saturation flagged."""
+    from _shared import ISL_DIR
+
+    pngs = sorted(ISL_DIR.glob("*channel-DAPI_CONFOCAL*.png")) if ISL_DIR.is_dir() else []
+    if not pngs:
+        pytest.skip(f"the ISL sample is not at {ISL_DIR}")
+    from coursekit.io import read_image
+
+    dapi = np.asarray(read_image(pngs[0]).data)[:512, :512]
+    pred = dapi.astype(np.float32) + 1.0  # any prediction: only the target's columns matter
+    with pytest.warns(UserWarning, match="saturated .at 65535."):
+        t = evaluate({"dna": pred}, {"dna": dapi})
+    assert 0 < t.loc[0, "saturated_fraction"] < 0.01
+    note = t.loc[0, "c_max_note"]
+    assert note.startswith(("estimated from the image", "not estimated")), note
+    if note.startswith("estimated"):
+        assert 0.999 < t.loc[0, "c_max"] <= 1.0, "confocal DAPI is far above its noise"

@@ -5,7 +5,7 @@ target, as in a real experiment, and, when the simulator provides it, against th
 (noise-free) target, which only a virtual microscope knows. It adds the noise ceiling
 C_max (Ounkomol et al. 2018): the best Pearson r any prediction can reach against the
 noisy target, estimated from the recorded image and the camera calibration alone (never
-from the clean image, so that the same code works on real data). :func:`plot_scores`
+from the clean image, so that the same code works on real data). :func:`coursekit.metrics.plot.plot_scores`
 draws the lecture's bar chart after Ounkomol et al. (2018), Fig. 2.
 """
 
@@ -17,10 +17,27 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from coursekit._validation import check_array, check_choice
-from coursekit.metrics.similarity import _check_mask, fit_affine, nrmse, pearson_r, psnr, ssim
+from coursekit._validation import check_array, check_choice, check_positive
+from coursekit.metrics.calibration import as_calibration
+from coursekit.metrics.ceiling import CeilingUnavailable, noise_ceiling, noise_ceiling_from_image
+from coursekit.metrics.similarity import (
+    _check_mask,
+    _is_constant,
+    fit_affine,
+    nrmse,
+    pearson_r,
+    psnr,
+    ssim,
+)
 
-__all__ = ["evaluate", "summarize", "plot_scores", "METRICS"]
+__all__ = [
+    "evaluate",
+    "summarize",
+    "METRICS",
+    "BASELINE_METRICS",
+    "TARGET_COLUMNS",
+    "BASELINE_LABEL",
+]
 
 #: The score columns of :func:`evaluate`'s table, in order.
 METRICS = (
@@ -35,6 +52,19 @@ METRICS = (
     "ssim_clean",
     "psnr_clean",
 )
+
+#: The input-as-prediction scores that :func:`evaluate` adds with ``baseline=``.
+BASELINE_METRICS = tuple(f"baseline_{m}" for m in METRICS if m != "c_max")
+
+#: Columns that describe the recorded target rather than score a prediction.
+TARGET_COLUMNS = ("saturated_fraction", "c_max_note")
+
+#: How the baseline is named in plots.
+BASELINE_LABEL = "input (baseline)"
+
+# Saturation counts that a float image with integer values most likely comes from
+# (8- to 16-bit cameras), when neither a camera nor an integer dtype says.
+_ADC_MAXIMA = tuple(2**bits - 1 for bits in (8, 10, 12, 14, 16))
 
 
 # --------------------------------------------------------------------------- inputs
@@ -58,46 +88,29 @@ def _check_label_dict(value, name: str) -> Mapping:
     return value
 
 
-def _calibration(cal, label) -> dict:
-    """A camera calibration (dict or object) -> noise_ceiling keyword arguments in ADU."""
-
-    def get(key):
-        if isinstance(cal, Mapping):
-            return cal.get(key)
-        return getattr(cal, key, None)
-
-    gain, offset = get("gain"), get("offset")
-    read_adu, read_e = get("read_noise_adu"), get("read_noise_e")
-    if gain is None or offset is None or (read_adu is None and read_e is None):
-        raise ValueError(
-            f"camera for {label!r}: expected a calibration with 'gain' (ADU per electron), "
-            "'offset' (ADU) and 'read_noise_adu' or 'read_noise_e', e.g. "
-            f"field.metadata['camera'], got {cal!r}"
-        )
-    if read_adu is None:
-        read_adu = float(read_e) * float(gain)  # electrons -> ADU
-    return {"gain": float(gain), "offset": float(offset), "read_noise_adu": float(read_adu)}
-
-
 def _camera_for(camera, label):
-    """Resolve ``camera`` (None, one calibration, or a dict label -> calibration)."""
+    """Resolve ``camera`` (None, one calibration, or a dict label -> calibration) for one
+    structure: a CameraCalibration, or None."""
     if camera is None:
         return None
     single = (isinstance(camera, Mapping) and "gain" in camera) or (
         not isinstance(camera, Mapping) and hasattr(camera, "gain")
     )
     if single:
-        return _calibration(camera, label)
+        return as_calibration(camera, name=f"camera for {label!r}")
     if isinstance(camera, Mapping):
         if label not in camera:
             raise KeyError(
                 f"camera: no calibration for structure {label!r}; give one calibration for all "
                 f"structures or a dict with keys {sorted(map(str, camera))} plus {label!r}"
             )
-        return None if camera[label] is None else _calibration(camera[label], label)
+        if camera[label] is None:
+            return None
+        return as_calibration(camera[label], name=f"camera for {label!r}")
     raise TypeError(
-        f"camera: expected None, a calibration (dict or object with gain, offset, read noise) "
-        f"or a dict mapping structures to calibrations, got {type(camera).__name__}"
+        f"camera: expected None, a calibration (a Camera, field.metadata['camera'], a dict with "
+        f"gain, offset and read noise, a CameraCalibration) or a dict mapping structures to "
+        f"calibrations, got {type(camera).__name__}"
     )
 
 
@@ -113,16 +126,16 @@ def _to_target_scale(pred: np.ndarray, target: np.ndarray, mask, rescale: str) -
     if rescale == "none":
         return pred
     x = pred.astype(np.float64)
-    if np.ptp(x if mask is None else x[mask]) == 0:
+    if _is_constant(x[mask] if mask is not None else x.ravel()):
         mean = target[mask].mean() if mask is not None else target.mean()
         return np.full(target.shape, mean, dtype=np.float64)
-    a, b = fit_affine(x, target, mask=mask)
+    a, b = fit_affine(target=target, prediction=x, mask=mask)
     return a * x + b
 
 
 def _pearson_or_nan(pred, target, mask, where: str) -> float:
     try:
-        return pearson_r(pred, target, mask=mask)
+        return pearson_r(target=target, prediction=pred, mask=mask)
     except ValueError as exc:
         if "constant" not in str(exc):
             raise
@@ -133,10 +146,77 @@ def _pearson_or_nan(pred, target, mask, where: str) -> float:
 def _image_scores(pred, target, mask, rescale: str, where: str) -> dict:
     r = _pearson_or_nan(pred, target, mask, where)
     scaled = _to_target_scale(pred, target, mask, rescale)
-    out = {"pearson": r, "nrmse": nrmse(scaled, target, mask=mask)}
-    out["ssim"] = ssim(scaled, target, mask=mask) if target.ndim in (2, 3) else float("nan")
-    out["psnr"] = psnr(scaled, target, mask=mask)
+    out = {"pearson": r, "nrmse": nrmse(target=target, prediction=scaled, mask=mask)}
+    if target.ndim in (2, 3):
+        out["ssim"] = ssim(target=target, prediction=scaled, mask=mask)
+    else:
+        out["ssim"] = float("nan")
+    out["psnr"] = psnr(target=target, prediction=scaled, mask=mask)
     return out
+
+
+# --------------------------------------------------------------------------- target checks
+def _saturation_level(raw, cal, saturation):
+    """The count at which the recorded target clips, or None where nothing says."""
+    if saturation is not None:
+        return float(saturation)
+    if cal is not None and cal.max_count is not None:
+        return float(cal.max_count)
+    dtype = np.asarray(raw).dtype
+    if np.issubdtype(dtype, np.integer):
+        return float(np.iinfo(dtype).max)
+    top = float(np.max(raw))
+    if top in _ADC_MAXIMA and top == np.round(top):
+        return top
+    return None
+
+
+def _ceiling(rec, mask, cal, mode: str, has_camera_entry: bool, saturation):
+    """C_max of one recorded target and a note saying where it comes from or why not."""
+    use_camera = cal is not None and mode in ("camera", "auto")
+    if use_camera:
+        return float(noise_ceiling(rec, mask=mask, camera=cal)), ""
+    if mode == "image" or (mode == "auto" and cal is None):
+        try:
+            c_max = noise_ceiling_from_image(rec, mask=mask, saturation=saturation)
+        except CeilingUnavailable as exc:
+            return float("nan"), f"not estimated: {exc}"
+        return c_max, "estimated from the image (noise model fitted to it, no calibration)"
+    if has_camera_entry:
+        return float("nan"), "no calibration for this structure (camera[structure] is None)"
+    return float("nan"), (
+        "no camera calibration: pass camera= (e.g. field.metadata['camera']) or "
+        "ceiling='image' to estimate C_max from the image"
+    )
+
+
+def _field_list(value, name: str, label, n: int) -> list:
+    """``value`` (dict of per-structure entries, or one entry for all) -> n fields."""
+    if isinstance(value, Mapping):
+        if label not in value:
+            raise KeyError(f"{name} has no image for structure {label!r}")
+        value = value[label]
+    fields = _as_fields(value, name, label)
+    if len(fields) != n:
+        raise ValueError(f"structure {label!r}: {n} predicted fields but {len(fields)} {name} ones")
+    return fields
+
+
+def _check_baseline(image, rec_shape, where: str) -> np.ndarray:
+    base = check_array(image, f"baseline ({where})", allow_int=True)
+    base = _match_prediction(base, np.empty(rec_shape, dtype=bool))
+    if base.shape != rec_shape:
+        hint = ""
+        if base.ndim == len(rec_shape) + 1 and base.shape[1:] == rec_shape:
+            hint = (
+                f"; it has {base.shape[0]} channels or planes: pick the one to score, e.g. "
+                "the in-focus plane input[k]"
+            )
+        raise ValueError(
+            f"{where}: the baseline image has shape {base.shape}, the recorded target "
+            f"{rec_shape}{hint}"
+        )
+    return base
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -146,9 +226,12 @@ def evaluate(
     *,
     clean=None,
     camera=None,
+    ceiling: str = "auto",
+    baseline=None,
     field_ids: Sequence | None = None,
     mask=None,
     rescale: str = "affine",
+    saturation: float | None = None,
 ) -> pd.DataFrame:
     """Score predictions against recorded (and clean) targets: one row per structure and field.
 
@@ -160,18 +243,31 @@ def evaluate(
         ``coursekit.models.predict`` returns, ``(1, Y, X)``) is dropped.
     recorded : dict[str, ndarray or list of ndarray]
         The recorded (noisy) targets, same structures (at least those of ``predictions``)
-        and fields, float (camera counts in ADU, or any units).
+        and fields; float or integer (camera counts in ADU, or any units).
     clean : dict[str, ndarray or list of ndarray], optional
         The noise-free targets of the simulator, same layout. Without it the ``*_clean``
         columns are NaN.
-    camera : dict or object, or dict[str, dict or object], optional
-        The camera calibration used for the noise ceiling C_max: a mapping or object with
-        ``gain`` (ADU per electron), ``offset`` (ADU) and ``read_noise_adu`` or
-        ``read_noise_e`` (electrons, converted with the gain), e.g.
-        ``field.metadata["camera"]``; one for all structures, or a dict structure ->
-        calibration (``None`` for a structure without one). C_max is computed by
-        ``coursekit.metrics.ceiling.noise_ceiling`` from the *recorded* image (never the
-        clean one). Without ``camera`` the ``c_max`` and ``r_over_cmax`` columns are NaN.
+    camera : Camera, dict or CameraCalibration, or dict[str, ...], optional
+        The camera calibration for the noise ceiling C_max, in any form
+        :func:`coursekit.metrics.calibration.as_calibration` accepts (e.g.
+        ``field.metadata["camera"]``, a :class:`coursekit.microscope.camera.Camera`); one
+        for all structures, or a dict structure -> calibration (``None`` for a structure
+        without one). C_max is computed from the *recorded* image, never the clean one.
+    ceiling : {"auto", "camera", "image"}
+        Where C_max comes from. ``"camera"``: from ``camera`` only (NaN without one).
+        ``"image"``: estimated from each recorded image by
+        :func:`coursekit.metrics.ceiling.noise_ceiling_from_image` (no calibration; a
+        noise model fitted to the image), even when a camera is given. ``"auto"``
+        (default): the camera where there is one, the image estimate otherwise. The
+        ``c_max_note`` column says which was used, or why C_max is missing.
+    baseline : ndarray or list of ndarray, or dict[str, ...], optional
+        The input itself scored as if it were the prediction, so that a score is read
+        against what doing nothing gives (as ZeroCostDL4Mic and CARE report): one image
+        per field of the target's shape (e.g. the in-focus transmitted-light plane,
+        ``field.transmitted[k]``), the same for every structure, or a dict structure ->
+        image(s). It is always mapped to the target's units by least squares
+        (:func:`coursekit.metrics.similarity.fit_affine`) before NRMSE, SSIM and PSNR.
+        Adds the :data:`BASELINE_METRICS` columns (``baseline_pearson_recorded``, ...).
     field_ids : sequence, optional
         A name for each field (default ``0, 1, ...``).
     mask : ndarray of bool or list of them, optional
@@ -182,6 +278,11 @@ def evaluate(
         CARE's evaluation) the prediction is first mapped to each target's scale by least
         squares (:func:`coursekit.metrics.similarity.fit_affine`); use ``"none"`` when the
         prediction is already in the target's units. Pearson r never needs it.
+    saturation : float, optional
+        The count at which the recorded targets clip. Default: the camera's
+        ``2**bit_depth - 1`` when a camera is given, else the dtype's maximum for integer
+        images, else the maximum of a float image with integer values when it is
+        2**k - 1 (k = 8, 10, 12, 14, 16), else unknown (``saturated_fraction`` NaN).
 
     Returns
     -------
@@ -190,51 +291,49 @@ def evaluate(
         ``pearson_clean``, ``c_max``, ``r_over_cmax`` (pearson_recorded / c_max, the
         fraction of the achievable correlation reached), ``nrmse_*`` (std-normalized),
         ``ssim_*`` and ``psnr_*`` (data range = the target's range, dB) against the
-        recorded and the clean target. A constant prediction gets NaN Pearson r and a
-        warning.
+        recorded and the clean target; then :data:`TARGET_COLUMNS`:
+        ``saturated_fraction`` (of the target's pixels at the saturation count) and
+        ``c_max_note`` (empty for a calibrated C_max, else where it comes from or why it
+        is NaN); then, with ``baseline``, :data:`BASELINE_METRICS`. A constant
+        prediction gets NaN Pearson r and a warning; saturated target pixels get a
+        warning naming their fraction (they break the noise model behind C_max).
 
     Examples
     --------
+    Score a prediction and the input itself (the baseline) against a noisy target:
+
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> clean = rng.random((32, 32))
     >>> noisy = clean + 0.1 * rng.standard_normal((32, 32))
-    >>> table = evaluate({"dna": 2 * clean}, {"dna": noisy}, clean={"dna": clean})
+    >>> inp = clean + 0.8 * rng.standard_normal((32, 32))  # e.g. a transmitted-light plane
+    >>> table = evaluate({"dna": 2 * clean}, {"dna": noisy}, clean={"dna": clean},
+    ...                  baseline=inp)
     >>> float(table.loc[0, "pearson_clean"])
     1.0
+    >>> bool(table.loc[0, "baseline_pearson_clean"] < 0.5)  # doing nothing scores far lower
+    True
     """
     check_choice(rescale, "rescale", ("affine", "none"))
+    check_choice(ceiling, "ceiling", ("auto", "camera", "image"))
+    if saturation is not None:
+        saturation = check_positive(saturation, "saturation")
     predictions = _check_label_dict(predictions, "predictions")
     recorded = _check_label_dict(recorded, "recorded")
     if clean is not None:
         clean = _check_label_dict(clean, "clean")
 
     rows = []
-    n_fields_seen = None
     for label, pred_value in predictions.items():
         if label not in recorded:
             raise KeyError(
                 f"recorded has no target for structure {label!r}; it has {sorted(map(str, recorded))}"
             )
         preds = _as_fields(pred_value, "predictions", label)
-        recs = _as_fields(recorded[label], "recorded", label)
-        if len(recs) != len(preds):
-            raise ValueError(
-                f"structure {label!r}: {len(preds)} predicted fields but {len(recs)} recorded ones"
-            )
-        if clean is not None:
-            if label not in clean:
-                raise KeyError(f"clean has no target for structure {label!r}")
-            cleans = _as_fields(clean[label], "clean", label)
-            if len(cleans) != len(preds):
-                raise ValueError(
-                    f"structure {label!r}: {len(preds)} predicted fields but {len(cleans)} clean ones"
-                )
-        else:
-            cleans = [None] * len(preds)
         n = len(preds)
-        if n_fields_seen is None:
-            n_fields_seen = n
+        recs = _field_list(recorded, "recorded", label, n)
+        cleans = [None] * n if clean is None else _field_list(clean, "clean", label, n)
+        bases = [None] * n if baseline is None else _field_list(baseline, "baseline", label, n)
         ids = list(range(n)) if field_ids is None else list(field_ids)
         if len(ids) != n:
             raise ValueError(
@@ -247,6 +346,7 @@ def evaluate(
         else:
             masks = [mask] * n
         cal = _camera_for(camera, label)
+        has_entry = isinstance(camera, Mapping) and label in camera and "gain" not in camera
 
         for i in range(n):
             where = f"structure {label!r}, field {ids[i]!r}"
@@ -262,6 +362,7 @@ def evaluate(
             row = {"structure": label, "field": ids[i]}
             s = _image_scores(pred, rec, m, rescale, where + " (recorded)")
             row.update({f"{k}_recorded": v for k, v in s.items()})
+            cl = None
             if cleans[i] is not None:
                 cl = check_array(cleans[i], f"clean[{label!r}][{i}]", allow_int=True)
                 if cl.shape != rec.shape:
@@ -270,18 +371,46 @@ def evaluate(
                     )
                 s = _image_scores(pred, cl, m, rescale, where + " (clean)")
                 row.update({f"{k}_clean": v for k, v in s.items()})
-            if cal is not None:
-                from coursekit.metrics.ceiling import noise_ceiling
-
-                row["c_max"] = float(noise_ceiling(rec, mask=m, **cal))
+            level = _saturation_level(recs[i], cal, saturation)
+            fraction = float("nan")
+            if level is not None:
+                inside = rec[m] if m is not None else rec
+                fraction = float(np.mean(inside >= level))
+            row["saturated_fraction"] = fraction
+            row["c_max"], note = _ceiling(rec, m, cal, ceiling, has_entry, level)
+            if fraction > 0:
+                warnings.warn(
+                    f"{where}: {100 * fraction:.2g} % of the recorded target's pixels are "
+                    f"saturated (at {level:g}): clipped pixels have no noise and no signal "
+                    "above the clip, so C_max and the scores there are unreliable; leave them "
+                    "out with mask= (e.g. mask=target < saturation)",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                note = "; ".join(
+                    x for x in (note, f"{100 * fraction:.2g} % of target pixels saturated") if x
+                )
+            row["c_max_note"] = note
+            if bases[i] is not None:
+                base = _check_baseline(bases[i], rec.shape, where)
+                s = _image_scores(base, rec, m, "affine", where + " (baseline vs recorded)")
+                row.update({f"baseline_{k}_recorded": v for k, v in s.items()})
+                if cl is not None:
+                    s = _image_scores(base, cl, m, "affine", where + " (baseline vs clean)")
+                    row.update({f"baseline_{k}_clean": v for k, v in s.items()})
             rows.append(row)
 
     table = pd.DataFrame(rows)
-    for col in METRICS:
+    columns = ["structure", "field", *METRICS, *TARGET_COLUMNS]
+    if baseline is not None:
+        columns += list(BASELINE_METRICS)
+    for col in columns:
         if col not in table:
             table[col] = np.nan
     table["r_over_cmax"] = table["pearson_recorded"] / table["c_max"]
-    return table[["structure", "field", *METRICS]]
+    if baseline is not None:
+        table["baseline_r_over_cmax"] = table["baseline_pearson_recorded"] / table["c_max"]
+    return table[columns]
 
 
 # --------------------------------------------------------------------------- summarize
@@ -323,139 +452,3 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         out[f"{c}_std"] = groups[c].std(ddof=1)
     out.index.name = "structure"
     return out
-
-
-# --------------------------------------------------------------------------- plot
-_AXIS_LABELS = {
-    "pearson_recorded": "Pearson r (prediction vs recorded target)",
-    "pearson_clean": "Pearson r (prediction vs clean target)",
-    "r_over_cmax": "r / C_max",
-    "nrmse_recorded": "NRMSE (vs recorded target)",
-    "nrmse_clean": "NRMSE (vs clean target)",
-    "ssim_recorded": "SSIM (vs recorded target)",
-    "ssim_clean": "SSIM (vs clean target)",
-    "psnr_recorded": "PSNR (dB, vs recorded target)",
-    "psnr_clean": "PSNR (dB, vs clean target)",
-    "c_max": "noise ceiling C_max",
-}
-
-
-def plot_scores(
-    table: pd.DataFrame,
-    *,
-    ax=None,
-    metric: str = "pearson_recorded",
-    ceiling: bool = True,
-    points: bool = True,
-    descending: bool = True,
-):
-    """Bar chart of a score per structure with the noise ceiling, after Ounkomol et al. 2018, Fig. 2.
-
-    One bar per structure at the mean over fields, with the standard deviation as an
-    error bar and, with ``points``, one dot per field; bars are sorted by their mean
-    score. With ``ceiling`` and ``metric="pearson_recorded"``, the mean C_max of each
-    structure is drawn as a short horizontal black line across its bar: the best r any
-    model could reach against that noisy target. (C_max bounds only the correlation with
-    the recorded target, so it is not drawn for other metrics, nor where ``c_max`` is
-    NaN.)
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        The output of :func:`evaluate`.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure is made otherwise.
-    metric : str
-        A score column of the table, e.g. ``"pearson_clean"`` or ``"ssim_recorded"``.
-    ceiling : bool
-        Draw the C_max markers (label ``"noise ceiling C_max"``, a LineCollection).
-    points : bool
-        Show each field's score as a dot.
-    descending : bool
-        Sort the bars from best to worst (``False``: worst to best). For NRMSE, where
-        lower is better, the best is the lowest.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> t = pd.DataFrame({"structure": ["dna", "membrane"], "field": [0, 0],
-    ...                   "pearson_recorded": [0.9, 0.6], "c_max": [0.95, 0.8]})
-    >>> ax = plot_scores(t)
-    >>> [tick.get_text() for tick in ax.get_xticklabels()]
-    ['dna', 'membrane']
-    """
-    import matplotlib.pyplot as plt
-
-    if not isinstance(table, pd.DataFrame) or "structure" not in table:
-        raise TypeError("plot_scores: expected the DataFrame returned by evaluate(...)")
-    if metric not in table or not pd.api.types.is_numeric_dtype(table[metric]):
-        numeric = [c for c in table.columns if c in METRICS]
-        raise ValueError(
-            f"unknown metric {metric!r}; expected one of {', '.join(map(repr, numeric))}"
-        )
-    if table.empty:
-        raise ValueError("plot_scores: the table is empty")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1.0 + 0.7 * table["structure"].nunique(), 3.5))
-
-    groups = table.groupby("structure", sort=False)[metric]
-    mean = groups.mean()
-    std = groups.std(ddof=1).fillna(0.0)
-    better_low = metric.startswith("nrmse")
-    order = mean.sort_values(ascending=better_low == descending, kind="stable").index
-    x = np.arange(len(order))
-    width = 0.7
-    ax.bar(
-        x,
-        mean[order].to_numpy(),
-        width=width,
-        color="0.7",
-        edgecolor="0.3",
-        label="mean over fields",
-    )
-    if (std[order] > 0).any():
-        ax.errorbar(
-            x,
-            mean[order].to_numpy(),
-            yerr=std[order].to_numpy(),
-            fmt="none",
-            ecolor="0.2",
-            capsize=3,
-        )
-    if points:
-        for xi, s in zip(x, order):
-            vals = table.loc[table["structure"] == s, metric].to_numpy(dtype=float)
-            jitter = np.linspace(-0.15, 0.15, len(vals)) if len(vals) > 1 else np.zeros(1)
-            ax.plot(xi + jitter, vals, "o", ms=3, color="tab:blue", alpha=0.8, zorder=3)
-
-    if ceiling and metric == "pearson_recorded" and "c_max" in table:
-        cmax = table.groupby("structure", sort=False)["c_max"].mean()[order].to_numpy(dtype=float)
-        ok = np.isfinite(cmax)
-        if ok.any():
-            ax.hlines(
-                cmax[ok],
-                x[ok] - width / 2,
-                x[ok] + width / 2,
-                colors="k",
-                linewidths=2.5,
-                label="noise ceiling C_max",
-                zorder=4,
-            )
-            # above the plotting area, so that it never hides a bar or its ceiling
-            ax.legend(
-                loc="lower left", bbox_to_anchor=(0, 1.01), ncol=1, fontsize="small", frameon=False
-            )
-
-    ax.set_xticks(x)
-    ax.set_xticklabels([str(s) for s in order], rotation=45, ha="right")
-    ax.set_xlabel("structure")
-    ax.set_ylabel(_AXIS_LABELS.get(metric, metric))
-    if metric.startswith("pearson") or metric.startswith("ssim"):
-        low = min(0.0, float(np.nanmin(table[metric])) - 0.05)
-        ax.set_ylim(low, 1.05)
-    ax.set_xlim(-0.6, len(order) - 0.4)
-    return ax

@@ -1,10 +1,18 @@
 """Similarity between a predicted image and a target: Pearson r, NRMSE, SSIM and PSNR.
 
-All four functions take a ``prediction`` and a ``target`` of the same shape (any number
-of dimensions for Pearson r, NRMSE and PSNR; 2D ``(Y, X)`` or 3D ``(Z, Y, X)`` for SSIM),
-floating point and finite, and an optional boolean ``mask`` that restricts the score to
-some pixels (for example the cells, ``field.cell_mask > 0``). They accumulate in float64
-so that float32 images of millions of pixels give the same number as float64 ones.
+All four functions, and :func:`fit_affine`, take the ``target`` first and the
+``prediction`` second, as ``skimage.metrics`` does (``image_true, image_test``):
+``pearson_r(target, prediction)``. Call them with keywords
+(``pearson_r(target=t, prediction=p)``) to make the roles obvious to a reader. Both are
+arrays of the same shape (any number of dimensions for Pearson r, NRMSE and PSNR; 2D
+``(Y, X)`` or 3D ``(Z, Y, X)`` for SSIM), floating point and finite, with an optional
+boolean ``mask`` that restricts the score to some pixels (for example the cells,
+``field.cell_mask > 0``). They accumulate in float64 so that float32 images of millions of
+pixels give the same number as float64 ones.
+
+A constant image (every value the same, detected on the input values, not on rounded
+differences) makes Pearson r, the NRMSE denominator and the default data range undefined;
+the functions raise ``ValueError`` for it instead of returning rounding noise.
 
 Only Pearson r is invariant to the scale of the prediction. NRMSE, SSIM and PSNR compare
 intensities, so the prediction must be in the target's units first (see :func:`fit_affine`
@@ -15,18 +23,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from coursekit._validation import check_array, check_choice, check_positive, describe
+from coursekit._validation import check_array, check_choice, check_int, check_positive, describe
 
 __all__ = ["pearson_r", "nrmse", "ssim", "psnr", "fit_affine", "NRMSE_NORMALIZATIONS"]
 
 NRMSE_NORMALIZATIONS = ("std", "range", "mean", "euclidean")
 
+# An image whose peak-to-peak range is below this many float64 epsilons of its largest
+# magnitude is constant to float64 precision: subtracting its mean leaves only rounding
+# noise (np.full(1000, 0.1) - 0.1 is not all zero), and any score of it is that noise.
+_CONSTANT_RTOL = 64 * np.finfo(np.float64).eps
+
 
 # --------------------------------------------------------------------------- validation
-def _check_pair(prediction, target, *, ndim=None) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a prediction/target pair: float, finite, non-empty, same shape."""
-    p = check_array(prediction, "prediction", ndim=ndim)
+def _check_pair(target, prediction, *, ndim=None) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a target/prediction pair: float, finite, non-empty, same shape.
+
+    Returns ``(target, prediction)`` as arrays, in that order.
+    """
     t = check_array(target, "target", ndim=ndim)
+    p = check_array(prediction, "prediction", ndim=ndim)
     if p.shape != t.shape:
         hint = ""
         if p.ndim == t.ndim + 1 and p.shape[0] == 1 and p.shape[1:] == t.shape:
@@ -34,9 +50,10 @@ def _check_pair(prediction, target, *, ndim=None) -> tuple[np.ndarray, np.ndarra
         elif t.ndim == p.ndim + 1 and t.shape[0] == 1 and t.shape[1:] == p.shape:
             hint = "; the target has a leading channel axis of length 1, use target[0]"
         raise ValueError(
-            f"prediction and target must have the same shape, got {p.shape} and {t.shape}{hint}"
+            f"target and prediction must have the same shape, got {t.shape} (target) and "
+            f"{p.shape} (prediction){hint}"
         )
-    return p, t
+    return t, p
 
 
 def _check_mask(mask, shape: tuple[int, ...], *, min_true: int = 2) -> np.ndarray | None:
@@ -66,20 +83,55 @@ def _select(x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return x[mask] if mask is not None else x.ravel()
 
 
+def _exponent(*arrays: np.ndarray) -> int:
+    """The binary exponent of the largest magnitude in ``arrays`` (0 for all zeros)."""
+    top = max(float(np.max(np.abs(a))) for a in arrays)
+    return int(np.frexp(top)[1]) if top > 0 else 0
+
+
+def _to_unit(x: np.ndarray, exponent: int) -> np.ndarray:
+    """``x * 2**-exponent``: exact (a power of two), so that squares and sums of images
+    of 1e200 or 1e-300 neither overflow nor underflow (a scale-free score is unchanged)."""
+    return np.ldexp(x, -exponent)
+
+
+def _is_constant(values: np.ndarray) -> bool:
+    """Whether ``values`` (flat float64) are constant to float64 precision.
+
+    Tested on the values themselves (their range against their magnitude), never on
+    differences from the mean, which for a constant are rounding noise, not zero.
+    """
+    spread = float(np.ptp(values))
+    return spread <= _CONSTANT_RTOL * float(np.max(np.abs(values)))
+
+
+def _constant_error(name: str, values: np.ndarray, mask, what: str) -> ValueError:
+    where = " inside the mask" if mask is not None else ""
+    lo, hi = float(values.min()), float(values.max())
+    value = f"every value is {lo:g}" if lo == hi else f"values from {lo!r} to {hi!r}"
+    return ValueError(
+        f"{name} is constant{where} ({value}, the same to float64 precision); {what} is "
+        "undefined for a constant image"
+    )
+
+
 # --------------------------------------------------------------------------- Pearson r
-def pearson_r(prediction, target, *, mask=None) -> float:
+def pearson_r(target, prediction, *, mask=None) -> float:
     """Pearson correlation coefficient between two images, pixel by pixel.
 
     ``r = sum((p - mean p)(t - mean t)) / sqrt(sum((p - mean p)^2) sum((t - mean t)^2))``,
     the measure of Ounkomol et al. (2018). It ignores the prediction's offset and scale:
-    ``pearson_r(a * p + b, t) == pearson_r(p, t)`` for ``a > 0``, and the sign flips for
-    ``a < 0``. It is symmetric in its two arguments.
+    ``pearson_r(t, a * p + b) == pearson_r(t, p)`` for ``a > 0``, and the sign flips for
+    ``a < 0``. It is symmetric in its two arguments (the order only matters for the
+    error messages), but keep skimage's order, target first, as for the other metrics.
 
     Parameters
     ----------
-    prediction, target : array_like
-        Float arrays of the same shape, any number of dimensions (e.g. ``(Y, X)`` or
-        ``(Z, Y, X)``), finite. Units do not matter.
+    target : array_like
+        The reference image (e.g. the recorded fluorescence), float, any number of
+        dimensions (e.g. ``(Y, X)`` or ``(Z, Y, X)``), finite. Units do not matter.
+    prediction : array_like
+        The image to score (e.g. a network's output), same shape as ``target``.
     mask : array_like of bool, optional
         Same shape; only pixels where it is true count (at least 2).
 
@@ -91,8 +143,8 @@ def pearson_r(prediction, target, *, mask=None) -> float:
     Raises
     ------
     ValueError
-        When either image is constant (over the mask): the correlation is then 0 / 0,
-        undefined. We raise instead of returning NaN (which is what
+        When either image is constant (over the mask, to float64 precision): the
+        correlation is then 0 / 0, undefined. We raise instead of returning NaN (which is what
         ``scipy.stats.pearsonr`` does, with a warning) so that a flat prediction, for
         example from a network that has collapsed to its mean, is noticed at once.
         :func:`coursekit.metrics.evaluate.evaluate` catches it and records NaN.
@@ -104,36 +156,33 @@ def pearson_r(prediction, target, *, mask=None) -> float:
     --------
     >>> import numpy as np
     >>> t = np.array([[0.0, 1.0], [2.0, 3.0]])
-    >>> pearson_r(2 * t + 1, t)
+    >>> pearson_r(target=t, prediction=2 * t + 1)
     1.0
-    >>> pearson_r(-t, t)
+    >>> pearson_r(t, -t)
     -1.0
     """
-    p, t = _check_pair(prediction, target)
+    t, p = _check_pair(target, prediction)
     mask = _check_mask(mask, p.shape)
-    x = _select(p, mask)
     y = _select(t, mask)
+    x = _select(p, mask)
     if x.size < 2:
         raise ValueError(f"Pearson r needs at least 2 pixels, got {x.size}")
+    for name, values in (("target", y), ("prediction", x)):
+        if _is_constant(values):
+            raise _constant_error(name, values, mask, "Pearson r")
+    x = _to_unit(x, _exponent(x))
+    y = _to_unit(y, _exponent(y))
     x = x - x.mean()
     y = y - y.mean()
     sxx = float(np.dot(x, x))
     syy = float(np.dot(y, y))
-    for name, s, arr in (("prediction", sxx, p), ("target", syy, t)):
-        if s == 0.0:
-            where = " inside the mask" if mask is not None else ""
-            value = float(arr[mask][0]) if mask is not None else float(arr.flat[0])
-            raise ValueError(
-                f"{name} is constant{where} (every value is {value:g}); Pearson r is "
-                "undefined for a constant image"
-            )
     r = float(np.dot(x, y)) / np.sqrt(sxx * syy)
-    return float(min(1.0, max(-1.0, r)))
+    return float(np.clip(r, -1.0, 1.0))
 
 
 # --------------------------------------------------------------------------- NRMSE
-def nrmse(prediction, target, *, normalization: str = "std", mask=None) -> float:
-    """Normalized root mean squared error, ``RMSE(prediction, target) / denominator``.
+def nrmse(target, prediction, *, normalization: str = "std", mask=None) -> float:
+    """Normalized root mean squared error, ``RMSE(target, prediction) / denominator``.
 
     There is no single convention, so say which one you use when you report NRMSE:
 
@@ -155,8 +204,11 @@ def nrmse(prediction, target, *, normalization: str = "std", mask=None) -> float
 
     Parameters
     ----------
-    prediction, target : array_like
-        Float arrays of the same shape, in the same units (NRMSE is not scale invariant).
+    target : array_like
+        The reference image, float; the denominator is computed from it.
+    prediction : array_like
+        The image to score, same shape and units as ``target`` (NRMSE is not scale
+        invariant; see :func:`fit_affine`).
     normalization : {"std", "range", "mean", "euclidean"}
         The denominator, see above.
     mask : array_like of bool, optional
@@ -170,24 +222,30 @@ def nrmse(prediction, target, *, normalization: str = "std", mask=None) -> float
     Raises
     ------
     ValueError
-        When the denominator is zero (a constant target for ``"std"``/``"range"``, a
-        zero-mean target for ``"mean"``, an all-zero target for ``"euclidean"``).
+        When the denominator is zero to float64 precision (a constant target for
+        ``"std"``/``"range"``, a zero-mean target for ``"mean"``, an all-zero target for
+        ``"euclidean"``).
 
     Examples
     --------
     >>> import numpy as np
     >>> t = np.array([0.0, 1.0, 2.0, 3.0])
-    >>> nrmse(np.full(4, t.mean()), t)  # predicting the mean
+    >>> nrmse(target=t, prediction=np.full(4, t.mean()))  # predicting the mean
     1.0
     >>> nrmse(t, t)
     0.0
     """
     check_choice(normalization, "normalization", NRMSE_NORMALIZATIONS)
-    p, t = _check_pair(prediction, target)
+    t, p = _check_pair(target, prediction)
     mask = _check_mask(mask, p.shape)
     x = _select(p, mask)
     y = _select(t, mask)
+    if normalization in ("std", "range") and _is_constant(y):
+        raise _constant_error("target", y, mask, f"nrmse with normalization={normalization!r}")
+    common = _exponent(x, y)  # a ratio: the same scale for both leaves it unchanged
+    x, y = _to_unit(x, common), _to_unit(y, common)
     rmse = float(np.sqrt(np.mean((x - y) ** 2)))
+    scale = float(np.max(np.abs(y)))  # what "zero" is measured against
     if normalization == "std":
         denom = float(y.std())
     elif normalization == "range":
@@ -196,7 +254,7 @@ def nrmse(prediction, target, *, normalization: str = "std", mask=None) -> float
         denom = float(y.mean())
     else:
         denom = float(np.sqrt(np.mean(y**2)))
-    if denom == 0.0 or not np.isfinite(denom):
+    if abs(denom) <= _CONSTANT_RTOL * scale or not np.isfinite(denom):
         raise ValueError(
             f"nrmse with normalization={normalization!r}: the target's {normalization} is "
             f"{denom:g}, cannot normalize; choose another normalization"
@@ -207,8 +265,9 @@ def nrmse(prediction, target, *, normalization: str = "std", mask=None) -> float
 # --------------------------------------------------------------------------- SSIM
 def _default_data_range(t: np.ndarray, data_range) -> float:
     if data_range is None:
-        data_range = float(np.max(t)) - float(np.min(t))
-        if data_range == 0:
+        values = t.astype(np.float64, copy=False).ravel()
+        data_range = float(np.max(values)) - float(np.min(values))
+        if _is_constant(values):
             raise ValueError(
                 "the target is constant, so its range (the default data_range) is 0; "
                 "pass data_range explicitly"
@@ -217,7 +276,7 @@ def _default_data_range(t: np.ndarray, data_range) -> float:
     return check_positive(data_range, "data_range")
 
 
-def ssim(prediction, target, *, data_range=None, mask=None, win_size: int | None = None) -> float:
+def ssim(target, prediction, *, data_range=None, mask=None, win_size: int | None = None) -> float:
     """Mean structural similarity index (SSIM, Wang et al. 2004) of a 2D or 3D image.
 
     Wraps ``skimage.metrics.structural_similarity`` (uniform 7-pixel window, sample
@@ -225,9 +284,11 @@ def ssim(prediction, target, *, data_range=None, mask=None, win_size: int | None
 
     Parameters
     ----------
-    prediction, target : array_like
-        Float arrays of the same shape, ``(Y, X)`` or ``(Z, Y, X)``, in the same units.
-        A 3D stack is scored with a 3D window (not plane by plane).
+    target : array_like
+        The reference image, float, ``(Y, X)`` or ``(Z, Y, X)``. A 3D stack is scored with
+        a 3D window (not plane by plane).
+    prediction : array_like
+        The image to score, same shape and units as ``target``.
     data_range : float, optional
         The intensity range the constants C1 = (0.01 L)^2 and C2 = (0.03 L)^2 refer to.
         **Default: the target's range, max(target) - min(target).** Note that skimage
@@ -251,27 +312,32 @@ def ssim(prediction, target, *, data_range=None, mask=None, win_size: int | None
     --------
     >>> import numpy as np
     >>> t = np.random.default_rng(0).random((16, 16))
-    >>> ssim(t, t)
+    >>> ssim(target=t, prediction=t)
     1.0
     """
     from skimage.metrics import structural_similarity
 
-    p, t = _check_pair(prediction, target, ndim=(2, 3))
+    t, p = _check_pair(target, prediction, ndim=(2, 3))
     mask = _check_mask(mask, p.shape)
     dr = _default_data_range(t, data_range)
     smallest = min(p.shape)
     if win_size is None:
         win_size = min(7, smallest if smallest % 2 == 1 else smallest - 1)
+    else:
+        win_size = check_int(win_size, "win_size", minimum=3)
     if win_size < 3 or win_size % 2 == 0 or win_size > smallest:
         raise ValueError(
             f"ssim: expected an odd win_size between 3 and the smallest side of the image "
             f"({smallest}), got {win_size}; SSIM needs every side to be at least 3 pixels"
         )
-    x = p.astype(np.float64, copy=False)
-    y = t.astype(np.float64, copy=False)
+    # SSIM is unchanged when both images and the data range scale together
+    common = _exponent(p, t)
+    x = _to_unit(p.astype(np.float64, copy=False), common)
+    y = _to_unit(t.astype(np.float64, copy=False), common)
+    dr = float(np.ldexp(dr, -common))
     if mask is None:
-        return float(structural_similarity(x, y, data_range=dr, win_size=win_size))
-    _, smap = structural_similarity(x, y, data_range=dr, win_size=win_size, full=True)
+        return float(structural_similarity(y, x, data_range=dr, win_size=win_size))
+    _, smap = structural_similarity(y, x, data_range=dr, win_size=win_size, full=True)
     pad = (win_size - 1) // 2
     inner = tuple(slice(pad, n - pad) for n in smap.shape)
     m = mask[inner]
@@ -281,13 +347,15 @@ def ssim(prediction, target, *, data_range=None, mask=None, win_size: int | None
 
 
 # --------------------------------------------------------------------------- PSNR
-def psnr(prediction, target, *, data_range=None, mask=None) -> float:
+def psnr(target, prediction, *, data_range=None, mask=None) -> float:
     """Peak signal-to-noise ratio in decibels, ``10 log10(data_range^2 / MSE)``.
 
     Parameters
     ----------
-    prediction, target : array_like
-        Float arrays of the same shape, in the same units.
+    target : array_like
+        The reference image, float, any shape.
+    prediction : array_like
+        The image to score, same shape and units as ``target``.
     data_range : float, optional
         The peak-to-peak range of the signal. **Default: the target's range,
         max(target) - min(target)** (skimage instead guesses from the dtype: 1 for floats,
@@ -304,21 +372,27 @@ def psnr(prediction, target, *, data_range=None, mask=None) -> float:
     --------
     >>> import numpy as np
     >>> t = np.array([0.0, 1.0, 0.0, 1.0])
-    >>> round(psnr(t + 0.1, t), 3)  # MSE 0.01, range 1
+    >>> round(psnr(target=t, prediction=t + 0.1), 3)  # MSE 0.01, range 1
     20.0
     """
-    p, t = _check_pair(prediction, target)
+    t, p = _check_pair(target, prediction)
     mask = _check_mask(mask, p.shape)
     dr = _default_data_range(t, data_range)
-    mse = float(np.mean((_select(p, mask) - _select(t, mask)) ** 2))
+    common = _exponent(p, t)  # PSNR is unchanged when both images and the range scale
+    x, y = _to_unit(_select(p, mask), common), _to_unit(_select(t, mask), common)
+    mse = float(np.mean((x - y) ** 2))
     if mse == 0.0:
         return float("inf")
-    return float(10.0 * np.log10(dr**2 / mse))
+    return float(10.0 * np.log10(float(np.ldexp(dr, -common)) ** 2 / mse))
 
 
 # --------------------------------------------------------------------------- scale
-def fit_affine(prediction, target, *, mask=None) -> tuple[float, float]:
+def fit_affine(target, prediction, *, mask=None) -> tuple[float, float]:
     """Least-squares ``a, b`` such that ``a * prediction + b`` is closest to ``target``.
+
+    Fits the prediction onto the target (never the other way round), with the target
+    first as in the metrics: ``a, b = fit_affine(target, prediction)``, then score
+    ``a * prediction + b``.
 
     The way CARE (Weigert et al. 2018) brings a network's output, which is in whatever
     units it was trained on, onto the target's scale before NRMSE, SSIM or PSNR. The fit
@@ -326,8 +400,10 @@ def fit_affine(prediction, target, *, mask=None) -> tuple[float, float]:
 
     Parameters
     ----------
-    prediction, target : array_like
-        Float arrays of the same shape.
+    target : array_like
+        The reference image whose units the fit maps to, float.
+    prediction : array_like
+        The image to rescale, same shape as ``target``.
     mask : array_like of bool, optional
         Fit on these pixels only.
 
@@ -339,23 +415,28 @@ def fit_affine(prediction, target, *, mask=None) -> tuple[float, float]:
     Raises
     ------
     ValueError
-        When the prediction is constant (the slope is undefined).
+        When the prediction is constant (to float64 precision; the slope is undefined).
 
     Examples
     --------
     >>> import numpy as np
     >>> t = np.array([0.0, 1.0, 2.0])
-    >>> a, b = fit_affine((t - 1.0) / 2.0, t)
+    >>> a, b = fit_affine(target=t, prediction=(t - 1.0) / 2.0)
     >>> round(a, 6), round(b, 6)
     (2.0, 1.0)
     """
-    p, t = _check_pair(prediction, target)
+    t, p = _check_pair(target, prediction)
     mask = _check_mask(mask, p.shape)
     x = _select(p, mask)
     y = _select(t, mask)
+    if _is_constant(x):
+        err = _constant_error("prediction", x, mask, "the slope")
+        raise ValueError(f"fit_affine: {err} (no slope can be fitted)")
+    ex, ey = _exponent(x), _exponent(y)
+    x, y = _to_unit(x, ex), _to_unit(y, ey)
     xm, ym = x.mean(), y.mean()
     sxx = float(np.dot(x - xm, x - xm))
-    if sxx == 0.0:
-        raise ValueError("fit_affine: the prediction is constant, so no slope can be fitted")
     a = float(np.dot(x - xm, y - ym)) / sxx
-    return a, float(ym - a * xm)
+    b = float(ym - a * xm)
+    # back to the images' units: y = a x + b in unit scale -> Y = a 2**(ey-ex) X + b 2**ey
+    return float(np.ldexp(a, ey - ex)), float(np.ldexp(b, ey))
