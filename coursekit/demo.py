@@ -113,7 +113,7 @@ def run_demo(
     summary["tiled_prediction"] = {
         "shape": list(tiled.shape),
         "max_abs_difference_to_one_pass": float(np.abs(tiled - one_pass).max()),
-        "r_clean": pearson_r(tiled, big.clean["dna"]),
+        "r_clean": pearson_r(target=big.clean["dna"], prediction=tiled),
     }
     fig = prediction_figure(
         big.transmitted[1],

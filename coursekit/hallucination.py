@@ -490,7 +490,7 @@ def fit_scale(prediction, truth, *, mask=None) -> tuple[float, float]:
             "a reference field with fit_scale(reference_prediction, reference_truth) and pass "
             "scale=(a, b)"
         )
-    return fit_affine(p, t, mask=mask)
+    return fit_affine(target=t, prediction=p, mask=mask)
 
 
 def _pair(prediction, truth) -> tuple[np.ndarray, np.ndarray]:
@@ -929,7 +929,7 @@ def run_probes(
         a, b = scores["scale_a"], scores["scale_b"]
         scaled = a * pred.astype(np.float64) + b
         if np.ptp(pr.truth) > 0 and np.ptp(pred) > 0:
-            r = pearson_r(pred.astype(np.float64), pr.truth.astype(np.float64))
+            r = pearson_r(target=pr.truth.astype(np.float64), prediction=pred.astype(np.float64))
         else:
             r = float("nan")
         region_frac = float("nan")
@@ -1183,7 +1183,7 @@ def uncertainty_calibration(uncertainty, error, *, top_fraction: float = 0.1, ma
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             rho = float(spearmanr(uv, ev).statistic)
-        r = pearson_r(uv, ev)
+        r = pearson_r(target=ev, prediction=uv)
     big = np.zeros(n, bool)
     big[np.argsort(-ev, kind="stable")[:k]] = True
     out.update(

@@ -137,7 +137,7 @@ def prediction_figure(transmitted, recorded, clean, prediction, *, title: str = 
 
     from coursekit.metrics import fit_affine, pearson_r
 
-    a, b = fit_affine(prediction, clean)
+    a, b = fit_affine(target=clean, prediction=prediction)
     scaled = a * prediction + b
     err = scaled - clean
     win = crop if crop is not None else (slice(None), slice(None))
@@ -145,7 +145,12 @@ def prediction_figure(transmitted, recorded, clean, prediction, *, title: str = 
         ("transmitted light (input)", transmitted, "gray", None),
         ("recorded fluorescence", recorded, "magma", None),
         ("clean truth (simulator only)", clean, "magma", None),
-        (f"prediction (r = {pearson_r(prediction, clean):.3f})", scaled, "magma", None),
+        (
+            f"prediction (r = {pearson_r(target=clean, prediction=prediction):.3f})",
+            scaled,
+            "magma",
+            None,
+        ),
         ("prediction - clean truth", err, "RdBu_r", float(np.percentile(np.abs(err), 99.5))),
     ]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.3))
