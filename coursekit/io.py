@@ -69,6 +69,7 @@ from pathlib import Path
 
 import numpy as np
 
+from coursekit._files import atomic_path, check_writable_target
 from coursekit._validation import check_array, check_choice, check_positive, describe
 
 __all__ = [
@@ -360,6 +361,8 @@ def _check_axes(axes, shape: tuple[int, ...], *, require_yx_last: bool) -> str:
 def _check_write_data(data) -> np.ndarray:
     """Return ``data`` as uint8, uint16 or float32, or raise a TypeError saying what to do."""
     arr = check_array(data, "data", floating=False, finite=False)
+    if not arr.dtype.isnative:  # e.g. '>u2' from a raw or FITS file: same values, native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype in (np.uint8, np.uint16, np.float32):
         return arr
     if arr.dtype in (np.float64, np.float16):
@@ -440,8 +443,13 @@ def _prepare_path(path, suffixes=(".tif", ".tiff")) -> Path:
             f"path {str(path)!r}: expected a name ending in .ome.tif (or .tif, .tiff), "
             f"got suffix {path.suffix!r}"
         )
-    if path.is_dir():
-        raise IsADirectoryError(f"path {str(path)!r} is a folder; give a file name")
+    check_writable_target(path)
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(
+                f"cannot write {str(path)!r}: {str(folder)!r} is a file, not a folder; "
+                "choose another folder or file name"
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -459,9 +467,11 @@ def _imwrite(path: Path, data: np.ndarray, **kwargs) -> None:
     if data.nbytes > 2**32 - 2**25:
         kwargs["bigtiff"] = True
     try:
-        tifffile.imwrite(path, data, **kwargs)
-    except BaseException as exc:
-        path.unlink(missing_ok=True)  # no half-written file
+        # a temporary file beside ``path`` replaces it only when complete: a failed,
+        # interrupted or killed write never touches the file that was there before
+        with atomic_path(path) as tmp:
+            tifffile.imwrite(tmp, data, **kwargs)
+    except Exception as exc:
         if "imagecodecs" in str(exc):
             raise ValueError(
                 f"compression={kwargs.get('compression')!r} needs the optional 'imagecodecs' "
@@ -490,12 +500,16 @@ def write_ome_tiff(
     ----------
     path : str or os.PathLike
         Output file, ending in ``.ome.tif`` by convention (``.tif``/``.tiff`` accepted).
-        Missing parent folders are created; an existing file is overwritten.
+        Missing parent folders are created; an existing file is replaced only once the
+        new one is complete (written to a hidden temporary file beside it, then renamed),
+        so a failed or interrupted write leaves it untouched. A read-only file is not
+        overwritten (``PermissionError``).
     data : array_like
         The image, one dimension per letter of ``axes``, e.g. ``(C, Z, Y, X)``. dtype
         uint8, uint16 or float32; float64 (and float16) arrays are converted to float32,
         other dtypes (int32, int64, bool, ...) are refused with a hint. NaN is allowed.
-        Torch tensors are accepted.
+        Big-endian arrays (``'>u2'``, ``'>f4'``, e.g. from a raw or FITS file) are
+        converted to native byte order (same values). Torch tensors are accepted.
     axes : str
         One letter per dimension from ``"TCZYX"`` (time, channel, depth, rows, columns),
         each at most once, ending in ``"YX"``: ``"YX"``, ``"ZYX"``, ``"CYX"``, ``"CZYX"``,
@@ -525,6 +539,11 @@ def write_ome_tiff(
         letters, ``Y``/``X`` not last), bad pixel sizes or channel names.
     TypeError
         For a dtype other than uint8, uint16, float32 (float64).
+    PermissionError
+        When the folder is not writable or the existing file is read-only.
+    OSError
+        When the disk fills up (or a file-size limit is hit) while writing; the message
+        names the file and says that the existing file is unchanged.
 
     Notes
     -----
