@@ -19,14 +19,14 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "check_writable_target", "temporary_name"]
+__all__ = ["atomic_path", "check_writable_target", "open_temporary", "temporary_name"]
 
 _TMP_SUFFIX = ".tmp"
 
 
-def temporary_name(path: Path) -> Path:
-    """A hidden, unique name beside ``path``: ``.<name>.<random>.tmp``."""
-    return path.with_name(f".{path.name[:120]}.{secrets.token_hex(6)}{_TMP_SUFFIX}")
+def temporary_name(path: Path, suffix: str = _TMP_SUFFIX) -> Path:
+    """A hidden, unique name beside ``path``: ``.<name>.<random><suffix>``."""
+    return path.with_name(f".{path.name[:120]}.{secrets.token_hex(6)}{suffix}")
 
 
 def check_writable_target(path: Path) -> None:
@@ -55,9 +55,10 @@ def _new_file_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def _open_temporary(path: Path) -> tuple[Path, int]:
+def open_temporary(path: Path, suffix: str = _TMP_SUFFIX) -> tuple[Path, int]:
+    """Create a new, empty temporary file beside ``path``; return its path and descriptor."""
     for _ in range(100):
-        tmp = temporary_name(path)
+        tmp = temporary_name(path, suffix)
         try:
             return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -100,7 +101,7 @@ def atomic_path(path) -> Iterator[Path]:
     path = Path(path)
     check_writable_target(path)
     mode = _new_file_mode(path)
-    tmp, fd = _open_temporary(path)
+    tmp, fd = open_temporary(path)
     os.close(fd)
     try:
         try:
