@@ -84,7 +84,9 @@ def _same_kind(exc: OSError, message: str) -> OSError:
 def atomic_path(path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``.
 
-    The temporary file exists (empty) when the block starts; write to it by name. On any
+    The temporary file exists (empty) when the block starts; write to it by name. When
+    ``path`` is a symbolic link, the file it points to is replaced (beside it), and the
+    link stays. On any
     exception (``KeyboardInterrupt`` included) only the temporary file is removed and the
     exception propagates; an ``OSError`` while writing (disk full, file-size limit) is
     re-raised with the target's name and the note that the existing file is unchanged.
@@ -99,6 +101,8 @@ def atomic_path(path) -> Iterator[Path]:
     'complete'
     """
     path = Path(path)
+    if path.is_symlink():  # write the file the link points to; the link stays a link
+        path = Path(os.path.realpath(path))
     check_writable_target(path)
     mode = _new_file_mode(path)
     tmp, fd = open_temporary(path)

@@ -292,3 +292,22 @@ def test_unwritable_folder_names_the_folder(tmp_path):
     finally:
         folder.chmod(0o755)
         subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+def test_writing_through_a_symlink_replaces_the_target_and_keeps_the_link(tmp_path):
+    real, _ = good_file(tmp_path, "real.ome.tif")
+    link = tmp_path / "link.ome.tif"
+    link.symlink_to(real)
+    write_ome_tiff(link, GOOD[::-1].copy(), axes="YX")
+    assert link.is_symlink(), "the link was replaced by a file"
+    np.testing.assert_array_equal(read_image(real).data, GOOD[::-1], err_msg="target not updated")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.ome.tif", "real.ome.tif"]
+
+
+def test_reading_a_pipe_is_refused_clearly(tmp_path):
+    from coursekit.io import ImageFileError
+
+    fifo = tmp_path / "stream.tif"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageFileError, match="not a regular file"):
+        read_image(fifo)

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from coursekit._validation import check_positive
 from coursekit.datasets.cache import BASE_URL_ENV, DATA_DIR_ENV, Context
 from coursekit.datasets.errors import DownloadError
 from coursekit.datasets.registry import ZENODO_LISTING, FileEntry
@@ -61,9 +62,7 @@ def resolve_deadline(deadline_s) -> float | None:
             f"deadline_s: expected a number of seconds (float) or None, got "
             f"{type(deadline_s).__name__} {deadline_s!r}"
         )
-    if not (math.isfinite(deadline_s) and deadline_s > 0):
-        raise ValueError(f"deadline_s: expected a positive number of seconds, got {deadline_s!r}")
-    return float(deadline_s)
+    return check_positive(deadline_s, "deadline_s")
 
 
 def default_deadline(size: int | None) -> float:

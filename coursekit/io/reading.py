@@ -137,6 +137,11 @@ def _check_exists(path) -> Path:
     path = Path(os.fspath(path)).expanduser()
     if path.is_file():
         return path
+    if path.exists() and not path.is_dir():
+        raise ImageFileError(
+            f"{str(path)!r} is not a regular file (a pipe, socket or device); save the image "
+            "to a file first"
+        )
     if path.is_dir():
         n = sum(1 for p in path.iterdir() if p.suffix.lower() in (".tif", ".tiff", ".png"))
         raise IsADirectoryError(
