@@ -55,8 +55,9 @@ class Route:
     """
 
     def __init__(self, body=b"", *, status=200, content_type="application/octet-stream",
-                 length="auto", send=None, drip_s=0.0, stall_s=0.0):  # fmt: skip
+                 length="auto", send=None, drip_s=0.0, stall_s=0.0, headers=None):  # fmt: skip
         self.body, self.status, self.content_type = body, status, content_type
+        self.headers = headers or {}
         self.length = len(body) if length == "auto" else length
         self.send = len(body) if send is None else send
         self.drip_s, self.stall_s = drip_s, stall_s
@@ -76,6 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", route.content_type)
         if route.length is not None:
             self.send_header("Content-Length", str(route.length))
+        for key, value in route.headers.items():
+            self.send_header(key, value)
         self.end_headers()
         data = route.body[: route.send]
         try:
@@ -610,3 +613,121 @@ def test_cache_path_that_is_a_folder_where_a_file_belongs(hostile, tmp_path):
     with pytest.raises(DataDirError, match="is a folder"):
         fetch(reg, tmp_path)
     assert (tmp_path / "demo" / "a.bin" / "mine.txt").read_text() == "keep"
+
+
+def test_empty_response_is_not_trusted(hostile, tmp_path):
+    reg = registry_for(hostile, {"a.bin": PAYLOAD})
+    serve(hostile, "a.bin", Route(b""))
+    with pytest.raises(DownloadError, match="empty file"):
+        fetch(reg, tmp_path)
+    assert cache_names(tmp_path) == []
+
+
+def test_redirect_loop_is_a_download_error(hostile, tmp_path):
+    reg = registry_for(hostile, {"a.bin": PAYLOAD})
+    serve(hostile, "a.bin", Route(b"", status=302, headers={"Location": "/src/a.bin"}))
+    with pytest.raises(DownloadError, match="redirect"):
+        fetch(reg, tmp_path)
+    assert cache_names(tmp_path) == []
+
+
+def test_symlink_to_a_folder_where_a_file_belongs_is_left_alone(hostile, tmp_path):
+    reg = registry_for(hostile, {"a.bin": PAYLOAD}, verified=True)
+    serve(hostile, "a.bin", Route(PAYLOAD))
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "cache" / "demo").mkdir(parents=True)
+    (tmp_path / "cache" / "demo" / "a.bin").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(DataDirError, match="is a folder"):
+        fetch(reg, tmp_path / "cache")
+    assert (tmp_path / "cache" / "demo" / "a.bin").is_symlink()
+
+
+def test_odd_characters_in_the_cache_folder(hostile, tmp_path):
+    reg = registry_for(hostile, {"a,b c.tif": PAYLOAD}, verified=True)
+    serve(hostile, "a,b c.tif", Route(PAYLOAD))
+    cache = tmp_path / "Données, ü 細胞 (cours)"
+    (out,) = fetch(reg, cache)
+    assert out == cache / "demo" / "a,b c.tif" and out.read_bytes() == PAYLOAD
+
+
+def test_zenodo_listing_with_unsafe_file_names_is_refused_and_kept(hostile, tmp_path):
+    listing = {"files": [{"key": "../../evil.sh", "size": 3, "checksum": "md5:" + "0" * 32}]}
+    hostile.routes["/api/records/42"] = Route(json.dumps(listing).encode(),
+                                              content_type="application/json")  # fmt: skip
+    reg = Registry.from_dict({"schema": 1, "datasets": [{
+        "name": "record", "description": "d", "source": "s", "licence": "L", "citation": "C",
+        "doi": "10.5281/zenodo.42", "record_url": f"{hostile.url}/records/42",
+        "zenodo": {"listing_url": f"{hostile.url}/api/records/42",
+                   "url_pattern": f"{hostile.url}/records/42/files/{{file}}"},
+        "files": None}]})  # fmt: skip
+    with pytest.raises(RegistryError, match="unusable file name"):
+        ds.fetch("record", registry=reg, data_dir=tmp_path, progress=False)
+    assert (tmp_path / "record" / "zenodo-record.json.rejected").is_file()
+    assert not list(tmp_path.rglob("evil.sh"))
+
+
+FETCH_IN_CHILD = """
+import sys, warnings
+from coursekit import datasets as ds
+warnings.simplefilter("ignore")
+reg = ds.Registry.from_json(sys.argv[1])
+print("started", flush=True)
+try:
+    ds.fetch("demo", registry=reg, data_dir=sys.argv[2], progress=False)
+    print("done", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(4)
+"""
+
+
+def _child(reg_path: Path, cache: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen(
+        [sys.executable, "-c", FETCH_IN_CHILD, str(reg_path), str(cache)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _wait_for_request(server, path: str, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while path not in server.requests:
+        assert time.monotonic() < end, "the child never asked the server"
+        time.sleep(0.05)
+    time.sleep(0.3)  # some bytes are on their way
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
+def test_real_signal_mid_download_keeps_nothing_half_done(hostile, tmp_path, sig):
+    import signal
+
+    reg = registry_for(hostile, {"a.bin": PAYLOAD})
+    serve(hostile, "a.bin", Route(PAYLOAD, drip_s=0.01))  # about 100 s for the whole file
+    reg_path = _registry_json(reg, tmp_path)
+    cache = tmp_path / "cache"
+    child = _child(reg_path, cache)
+    _wait_for_request(hostile, "/src/a.bin")
+    child.send_signal(getattr(signal, sig))
+    out, err = child.communicate(timeout=60)
+    names = cache_names(cache)
+    assert "a.bin" not in names and "a.bin.tofu.json" not in names, names
+    if sig == "SIGINT":
+        assert child.returncode == 4 and "interrupted" in out, err
+        assert names == [], f"the temporary file was not removed: {names}"
+    else:  # a hard kill can leave only a hidden temporary file
+        assert all(n.startswith(".a.bin.") and n.endswith(".part") for n in names), names
+    serve(hostile, "a.bin", Route(PAYLOAD))  # the next fetch is not disturbed by it
+    (again,) = fetch(reg, cache)
+    assert again.read_bytes() == PAYLOAD
+
+
+def test_two_processes_fetching_one_file_at_once(hostile, tmp_path):
+    reg = registry_for(hostile, {"a.bin": PAYLOAD * 50})
+    serve(hostile, "a.bin", Route(PAYLOAD * 50))
+    reg_path = _registry_json(reg, tmp_path)
+    cache = tmp_path / "cache"
+    children = [_child(reg_path, cache) for _ in range(2)]
+    results = [c.communicate(timeout=120) for c in children]
+    assert [c.returncode for c in children] == [0, 0], results
+    assert cache_names(cache) == ["a.bin", "a.bin.tofu.json"]
+    assert (cache / "demo" / "a.bin").read_bytes() == PAYLOAD * 50

@@ -120,10 +120,10 @@ def prepare_folder(folder: Path, root: Path) -> None:
 
 def check_file_slot(path: Path, root: Path) -> None:
     """Refuse a folder standing where a data file belongs (it is never removed)."""
-    if path.is_dir() and not path.is_symlink():
+    if path.is_dir():
         raise DataDirError(
-            f"{path} is a folder, but coursekit keeps a downloaded file there; move or rename "
-            "the folder (nothing in it was touched). " + how_to_move(root),
+            f"{path} is a folder (or a link to one), but coursekit keeps a downloaded file "
+            "there; move or rename it (nothing in it was touched). " + how_to_move(root),
             path=path,
         )
 

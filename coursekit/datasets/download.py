@@ -137,6 +137,8 @@ def download(
                 "or train Wi-Fi asking you to log in), a login or an error page. Open the URL "
                 "in a browser, log in or accept the terms, then call fetch again"
             )
+        if first_use and received == 0:
+            raise _Refused("the server sent an empty file (0 bytes)")
         # a known hash says everything; before a first-use hash is recorded, the size is
         # the only check
         registry_size = entry.size if first_use else None
