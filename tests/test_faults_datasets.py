@@ -390,13 +390,19 @@ def _unprivileged(code: str) -> subprocess.CompletedProcess:
         pre = """
         import os, datetime, json, numpy, warnings, coursekit.datasets, requests, urllib3
         import http.client, email.parser, encodings.idna, hashlib, tarfile, zipfile, tqdm
-        os.setgid(65534); os.setgroups([]); os.setuid(65534)
+        try:
+            os.setgid(65534); os.setgroups([]); os.setuid(65534)
+        except PermissionError:
+            raise SystemExit(99)  # no right to drop privileges here
         """
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(pre) + textwrap.dedent(code)],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+    if pre and result.returncode == 99:
+        pytest.skip("running as root without the right to drop privileges: chmod cannot bite")
+    return result
 
 
 @pytest.fixture

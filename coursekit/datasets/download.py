@@ -33,7 +33,7 @@ _DEFAULT_DEADLINE_BASE_S = 600.0  # every download may take this long ...
 _DEFAULT_MIN_RATE_BPS = 50_000.0  # ... plus its size at this rate
 _UNKNOWN_SIZE_DEADLINE_S = 3600.0
 _TEXT_SUFFIXES = (".txt", ".json", ".csv", ".tsv", ".md", ".html", ".htm", ".xml", ".yaml", ".yml")
-_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b'<?xml version="1.0"?>\n<!doctype html')
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head")
 
 
 @dataclass(frozen=True)

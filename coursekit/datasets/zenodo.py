@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
-from coursekit.datasets.cache import Context, mirror_url
+from coursekit.datasets.cache import Context, mirror_url, move_aside
 from coursekit.datasets.errors import RegistryError
 from coursekit.datasets.registry import (
     MD5_RE,
@@ -52,8 +52,6 @@ def list_entries(dataset: Dataset, ctx: Context, download_file: Callable) -> tup
     try:
         return parse_listing(dataset, json.loads(listing.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        from coursekit.datasets.cache import move_aside
-
         kept = move_aside(listing)
         raise RegistryError(
             f"the Zenodo listing of {dataset.name!r} ({dataset.zenodo['listing_url']}) could not "
