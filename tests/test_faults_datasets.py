@@ -354,6 +354,18 @@ def test_stalled_server_fails_within_the_deadline_from_the_environment(
     assert time.monotonic() - start < 6
 
 
+def test_silent_server_without_a_deadline_is_named(hostile, tmp_path, monkeypatch):
+    from coursekit.datasets import download
+
+    monkeypatch.delenv(ds.DEADLINE_ENV, raising=False)
+    monkeypatch.setattr(download, "_READ_TIMEOUT_S", 0.5)  # the automatic deadline is long
+    reg = registry_for(hostile, {"a.bin": PAYLOAD})
+    serve(hostile, "a.bin", Route(PAYLOAD, stall_s=5))
+    with pytest.raises(DownloadError, match="sent nothing for") as info:
+        fetch(reg, tmp_path)
+    assert ds.DEADLINE_ENV in str(info.value)
+
+
 @pytest.mark.parametrize("bad, error", [(0, ValueError), (-3, ValueError), ("1", TypeError)])
 def test_deadline_is_checked(tmp_path, bad, error):
     with pytest.raises(error, match="deadline_s"):

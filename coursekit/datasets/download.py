@@ -98,8 +98,8 @@ def download(
     start = time.monotonic()
     limit = ctx.deadline_s
     received, length = 0, None
+    read_timeout = min(_READ_TIMEOUT_S, limit) if limit else _READ_TIMEOUT_S
     try:
-        read_timeout = min(_READ_TIMEOUT_S, limit) if limit else _READ_TIMEOUT_S
         with requests.get(
             url, stream=True, timeout=(min(_CONNECT_TIMEOUT_S, read_timeout), read_timeout)
         ) as response:
@@ -165,7 +165,7 @@ def download(
         ) from None
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         elapsed = time.monotonic() - start
-        reason = _reason(exc, elapsed, limit, received, entry.size or length)
+        reason = _reason(exc, elapsed, limit, read_timeout, received, entry.size or length)
         raise DownloadError(
             _message(entry, url, path, ctx, reason),
             name=entry.name,
@@ -182,20 +182,30 @@ def download(
     return Downloaded(received, note)
 
 
-def _reason(exc, elapsed: float, limit, received: int, total) -> str:
+def _reason(exc, elapsed: float, limit, silence: float, received: int, total) -> str:
     import requests
 
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return f"the server answered HTTP {exc.response.status_code} {exc.response.reason}"
     timed_out = isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower()
-    if timed_out:
+    more_time = (
+        f"Try again later, use a mirror, or allow more time with deadline_s=... or the "
+        f"environment variable {DEADLINE_ENV}"
+    )
+    if timed_out and limit is not None and elapsed >= limit:
         of = f" of {total}" if total else ""
         rate = received / elapsed if elapsed > 0 else 0.0
         return (
             f"the download deadline ran out after {elapsed:.1f} s (deadline {limit:.1f} s; "
             f"received {received}{of} bytes, {rate:.0f} bytes/s): the server is too slow or "
-            f"stalled. Try again later, use a mirror, or allow more time with deadline_s=... "
-            f"or the environment variable {DEADLINE_ENV}"
+            f"stalled. {more_time}"
+        )
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"could not connect within {min(_CONNECT_TIMEOUT_S, silence):.0f} s. {more_time}"
+    if timed_out:
+        return (
+            f"the server sent nothing for {silence:.0f} s (after {received} bytes, "
+            f"{elapsed:.1f} s in all): it is down or stalled. {more_time}"
         )
     if isinstance(exc, requests.ConnectionError):
         return f"no connection, or it broke off (no network, or the server is down): {exc}"
