@@ -749,3 +749,18 @@ def test_two_processes_fetching_one_file_at_once(hostile, tmp_path):
     assert [c.returncode for c in children] == [0, 0], results
     assert cache_names(cache) == ["a.bin", "a.bin.tofu.json"]
     assert (cache / "demo" / "a.bin").read_bytes() == PAYLOAD * 50
+
+
+def test_registry_path_that_is_missing_a_folder_or_not_text(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no registry file .*nope\.json.*Registry"):
+        ds.fetch("demo", registry=tmp_path / "nope.json")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        ds.fetch("demo", registry=tmp_path)
+    (tmp_path / "reg.json").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(RegistryError, match="not UTF-8"):
+        ds.load_registry(tmp_path / "reg.json")
+
+
+def test_empty_data_dir_is_refused_not_the_current_folder(tmp_path):
+    with pytest.raises(ValueError, match="data_dir: got an empty string"):
+        ds.fetch("isl_condition_blue", data_dir="")

@@ -56,6 +56,11 @@ def data_dir(path=None) -> Path:
 
 
 def resolve_data_dir(path) -> Path:
+    if isinstance(path, str) and not path.strip():
+        raise ValueError(
+            "data_dir: got an empty string; give a folder, or None for the default "
+            f"(${DATA_DIR_ENV}, else pooch.os_cache('coursekit'))"
+        )
     if path is None:
         path = os.environ.get(DATA_DIR_ENV) or None
     if path is None:

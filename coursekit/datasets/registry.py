@@ -175,9 +175,21 @@ class Registry:
     @classmethod
     def from_json(cls, path) -> Registry:
         """Load and validate a registry file (raises :class:`RegistryError`)."""
-        path = Path(os.fspath(path))
+        path = Path(os.fspath(path)).expanduser()
+        if path.is_dir():
+            raise IsADirectoryError(
+                f"registry {path} is a folder; give the path to a registry JSON file (such as "
+                "data/registry.json), a Registry, or None for the packaged registry"
+            )
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no registry file {path}; give the path to a registry JSON file (such as "
+                "data/registry.json), a Registry, or None for the packaged registry"
+            )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise RegistryError(f"registry {path} is not UTF-8 text: {exc}") from exc
         except json.JSONDecodeError as exc:
             raise RegistryError(f"registry {path} is not valid JSON: {exc}") from exc
         return cls.from_dict(data, source=str(path))
