@@ -317,3 +317,14 @@ def test_reading_a_pipe_is_refused_clearly(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(ImageFileError, match="not a regular file"):
         read_image(fifo)
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.5, 0.9])
+def test_truncated_stack_is_an_error_not_one_plane(tmp_path, fraction):
+    from coursekit.io import ImageFileError
+
+    full = write_ome_tiff(tmp_path / "stack.ome.tif", np.ones((4, 128, 128), np.uint16), axes="ZYX")
+    cut = tmp_path / "cut.ome.tif"
+    cut.write_bytes(full.read_bytes()[: int(full.stat().st_size * fraction)])
+    with pytest.raises(ImageFileError, match="damaged|could not be read"):
+        read_image(cut)

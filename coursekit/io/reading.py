@@ -3,9 +3,12 @@ the notes of :mod:`coursekit.io` on how axes and pixel sizes are found."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import logging
 import math
 import os
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -299,7 +302,49 @@ def _name_axes(tiff_axes: str) -> tuple[str | None, str]:
     return result, ""
 
 
+class _TiffWarnings(logging.Handler):
+    """Collect what tifffile logs while reading (it logs damage, then carries on)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _tifffile_warnings():
+    logger = logging.getLogger("tifffile")
+    handler = _TiffWarnings()
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 def _read_tiff(path: Path):
+    with _tifffile_warnings() as messages:
+        result = _read_tiff_quietly(path)
+    # tifffile skips pages and tags that point past the end of the file and returns what is
+    # left (e.g. one plane of a 4-plane stack): for a truncated file that is a wrong answer
+    damage = [m for m in messages if "offset" in m.lower() or "truncat" in m.lower()]
+    if damage:
+        size = path.stat().st_size
+        raise ImageFileError(
+            f"{str(path)!r} is damaged, probably truncated ({size} bytes; an interrupted copy "
+            f"or download?): tifffile reports {'; '.join(damage[:3])}. Copy or write the file "
+            "again"
+        )
+    for message in messages:  # anything else tifffile says still reaches the user
+        warnings.warn(f"{path.name}: tifffile: {message}", UserWarning, stacklevel=3)
+    return result
+
+
+def _read_tiff_quietly(path: Path):
     import tifffile
 
     try:
