@@ -328,3 +328,18 @@ def test_truncated_stack_is_an_error_not_one_plane(tmp_path, fraction):
     cut.write_bytes(full.read_bytes()[: int(full.stat().st_size * fraction)])
     with pytest.raises(ImageFileError, match="damaged|could not be read"):
         read_image(cut)
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.999])
+def test_truncated_png_is_an_error(tmp_path, fraction):
+    from PIL import Image as PILImage
+
+    from coursekit.io import ImageFileError
+
+    full = tmp_path / "dna.png"
+    noise = np.random.default_rng(0).integers(0, 65535, (128, 128)).astype(np.uint16)
+    PILImage.fromarray(noise).save(full)
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(full.read_bytes()[: int(full.stat().st_size * fraction)])
+    with pytest.raises(ImageFileError, match="truncated"):
+        read_image(cut)
