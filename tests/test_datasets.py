@@ -639,3 +639,28 @@ def test_real_isl_sample_through_a_local_mirror(serve_directory, tmp_path):
         assert image.shape == (1024, 1024) and image.dtype == np.uint16
         assert image.max() > 255  # really 16-bit, not reduced to 8 bits
     assert not np.array_equal(phase[0], phase[12])  # distinct focal planes
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.mark.skipif(not ISL_DIR.is_dir(), reason=f"no local copy of the ISL sample at {ISL_DIR}")
+def test_real_isl_sample_offline_from_a_local_folder_writes_nothing():
+    before = _snapshot(ISL_DIR.parent)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # verified files: no warning of any kind
+        phase, targets = ds.load_isl_sample(
+            data_dir=ISL_DIR.parent, base_url="http://127.0.0.1:9", progress=False
+        )
+    assert phase.shape == (13, 1024, 1024) and phase.dtype == np.uint16
+    assert [(k, v.shape, v.dtype) for k, v in targets.items()] == [
+        (k, (1024, 1024), np.dtype(np.uint16)) for k in ("DAPI", "MAP2", "NFH")
+    ]
+    assert _snapshot(ISL_DIR.parent) == before, "loading from a shared folder wrote to it"
+    phase[0, 0, 0] += 1  # new arrays each call: changing one does not change the next
+    again, _ = ds.load_isl_sample(data_dir=ISL_DIR.parent, base_url="http://127.0.0.1:9")
+    assert again[0, 0, 0] != phase[0, 0, 0]
