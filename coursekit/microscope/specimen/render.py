@@ -1,0 +1,247 @@
+"""Rendering the field-wide maps to densities and label intensities, and the masks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from coursekit.microscope.specimen.cells import CellInfo
+from coursekit.microscope.specimen.constants import LABEL_EXTRAS
+from coursekit.microscope.specimen.geometry import gradient_magnitude
+from coursekit.microscope.specimen.maps import FieldBox, MapsView
+
+
+def cell_contacts(owner):
+    """Pixels on a boundary between two different cells."""
+    c = np.zeros(owner.shape, bool)
+    for ax in (0, 1):
+        a = owner[1:, :] if ax == 0 else owner[:, 1:]
+        b = owner[:-1, :] if ax == 0 else owner[:, :-1]
+        diff = (a != b) & (a > 0) & (b > 0)
+        if ax == 0:
+            c[1:, :] |= diff
+            c[:-1, :] |= diff
+        else:
+            c[:, 1:] |= diff
+            c[:, :-1] |= diff
+    return c
+
+
+def bounding_box(keep, margin):
+    """Slices of the rows and columns where ``keep`` is true, widened by ``margin``."""
+    rows = np.flatnonzero(keep.any(axis=1))
+    cols = np.flatnonzero(keep.any(axis=0))
+    return (
+        slice(max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, keep.shape[0])),
+        slice(max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, keep.shape[1])),
+    )
+
+
+def render_bodies_and_nuclei(cv, M, gmap):
+    """Evaluate the cell-body and nucleus densities over the field (the box holding all
+    cells, with a margin for the gradients of the footprint), once."""
+    px = cv.px
+    keep = M.f > 0
+    if not keep.any():
+        return
+    sl = bounding_box(keep, 2)
+    M = MapsView(M, sl, cv.is3d)
+    gmap = {k: v[sl] for k, v in gmap.items()}
+    z_hi = float(M.z1c.max())
+    G = FieldBox(cv, z_hi, sl)
+    if cv.is3d:
+
+        def tex(name):
+            return cv.noise(name)[G.zs, sl[0], sl[1]]
+    else:
+
+        def tex(name):
+            return cv.noise(name)[sl]
+
+    f, z0c, z1c = M.f, M.z0c, M.z1c
+    # lateral membrane: the outline of the footprint and the contacts between cells
+    gy, gx = np.gradient(f)
+    edge = np.sqrt(gy * gy + gx * gx) * np.float32(1.3)
+    edge = np.maximum(edge, np.float32(0.8) * cell_contacts(M.owner))
+    np.clip(edge, 0.0, 1.0, out=edge)
+    thick = np.clip(z1c - z0c, 0.0, np.inf)
+    # -- the cell column: cytoplasm, ER, lateral membrane and cortex ------------------
+    gran = tex("granular")
+    d_c = f * M.cyto
+    dm_c = d_c * np.float32(0.92)
+    d_c = d_c * (np.float32(0.92) + np.float32(0.05) * gran)
+    net = np.exp(-((tex("er") * np.float32(1 / 0.28)) ** 2))
+    d_er = f * np.clip(M.er_a + M.er_b * net + M.er_c, 0.0, 1.0)
+    dm_er = f * (M.er_a + np.float32(0.23) * M.er_b + M.er_c)
+    cyto_extra = {
+        lab: gmap[lab] * np.float32(LABEL_EXTRAS[lab]["diffuse"])
+        for lab in cv.labels
+        if LABEL_EXTRAS[lab]["compartment"] == "cytoplasm" and LABEL_EXTRAS[lab]["diffuse"] > 0
+    }
+    actin_lat = np.clip(np.float32(0.9) * M.actin * edge, -np.inf, 1.0) + M.ring * f
+    # the cortex is as dense as drawn, but its fluorescence is patchy (label only: local
+    # enrichment, bleaching, fluorophore brightness), which no transmitted light shows
+    ga = gmap.get("actin")
+    ga_cortex = None
+    if ga is not None:
+        patch = np.exp(np.float32(0.9) * tex("chromatin_coarse") - np.float32(0.405))
+        ga_cortex = {"actin": np.float32(0.55) * ga * patch}
+    cv.layers(
+        G,
+        z0c,
+        z1c,
+        [
+            ("cytoplasm", d_c, None, None, dm_c, cyto_extra),
+            ("er", d_er, gmap.get("er"), None, dm_er, None),
+            ("membrane", edge, gmap.get("membrane"), None, None, None),
+            ("actin", actin_lat, None, None, None, ga_cortex),
+        ],
+    )
+    # -- apical and basal shells: membrane and the cortex under it --------------------
+    s_top = np.sqrt(1.0 + gradient_magnitude(z1c, px) ** 2)
+    cap = np.minimum(np.float32(0.35) * s_top, thick)
+    cv.layers(
+        G,
+        z1c - cap,
+        z1c,
+        [
+            ("membrane", f, gmap.get("membrane"), None, None, None),
+            ("actin", np.float32(0.35) * M.actin * f, None, None, None, ga_cortex),
+        ],
+    )
+    s_bot = np.sqrt(1.0 + gradient_magnitude(z0c, px) ** 2)
+    capb = np.minimum(np.float32(0.35) * s_bot, thick)
+    cv.layers(
+        G,
+        z0c,
+        z0c + capb,
+        [
+            ("membrane", f, gmap.get("membrane"), None, None, None),
+            ("actin", np.float32(0.25) * M.actin * f, None, None, None, ga_cortex),
+        ],
+    )
+    if (M.junction > 0).any():
+        lo = np.maximum(z1c - 2.2, z0c)
+        hi = np.maximum(z1c - 0.7, z0c)
+        cv.layers(G, lo, hi, [("actin", M.junction * edge, None, None, None, ga_cortex)])
+    if (M.cone > 0).any():
+        z0 = np.zeros_like(M.cone)
+        cv.layer("actin", G, M.cone, z0, z0 + np.float32(0.45), gain=gmap.get("actin"))
+    # -- nuclei: chromatin texture, condensed chromosomes, dead fragments -------------
+    if not (M.fn > 0).any():
+        return
+    # the nuclei: a smaller box
+    s2 = bounding_box(M.fn > 0, 2)
+    M = MapsView(M, s2, cv.is3d)
+    gmap = {k: v[s2] for k, v in gmap.items()}
+    e2 = (Ellipsis, *s2)
+    d_c, dm_c, d_er, dm_er = d_c[e2], dm_c[e2], d_er[e2], dm_er[e2]
+    cyto_extra = {k: v[e2] for k, v in cyto_extra.items()}
+    sl = tuple(slice(a.start + b.start, a.start + b.stop) for a, b in zip(sl, s2))
+    G = FieldBox(cv, z_hi, sl)
+    fn = M.fn
+    zz = G.zz
+    excl = M.excl[G.zs] if cv.is3d else M.excl
+    nrim = M.nrim[G.zs] if cv.is3d else M.nrim
+    rho3 = np.sqrt(M.rhon * M.rhon + ((zz - M.nzc) / M.ncz) ** 2)
+    rim = np.exp(-((np.clip(1.0 - rho3, 0, None) * M.nbn * np.float32(2.0)) ** 2)) * (rho3 <= 1.0)
+    tf = tex("chromatin")
+    d = M.dna_level + np.float32(0.11) * tf + np.float32(0.08) * tex("chromatin_coarse")
+    d += np.float32(0.2) * rim
+    d = d * (1.0 - np.float32(0.85) * excl) + np.float32(0.15) * nrim
+    if (M.condense > 0).any():
+        threads = np.exp(-((tex("chromosome") * np.float32(1 / 0.55)) ** 2))
+        d = (1.0 - M.condense) * d + M.condense * (np.float32(0.12) + np.float32(0.88) * threads)
+    special = (M.plate > 0) | (M.dead > 0)
+    if special.any():
+        knob = np.clip(np.float32(0.8) + np.float32(0.3) * tex("chromosome"), 0.4, 1.0)
+        dead_d = np.clip(np.float32(0.92) + np.float32(0.08) * tf, 0.0, 1.0)
+        d = np.where(M.plate > 0, knob, d)
+        d = np.where(M.dead > 0, dead_d, d)
+    d = np.clip(d, 0.03, 1.0) * fn
+    dmean = fn * np.where(special, M.dna_level, M.dna_level + 0.1 + 0.1 * M.condense)
+    normal = fn * (1.0 - M.plate) * (1.0 - M.dead)
+    nuc_extra = {
+        lab: gmap[lab] * np.float32(LABEL_EXTRAS[lab]["diffuse"])
+        for lab in cv.labels
+        if LABEL_EXTRAS[lab]["compartment"] == "nucleus" and LABEL_EXTRAS[lab]["diffuse"] > 0
+    }
+    entries = [
+        ("dna", d, gmap.get("dna"), None, dmean, None),
+        ("dead", fn * M.dead, gmap.get("dead"), None, None, None),
+        (None, normal, None, None, None, nuc_extra),
+        # what the nucleus displaces: the ER and the cytoplasmic label pools (the
+        # cytoplasm density itself is the background of the whole cell, nucleus included)
+        (None, -d_c * fn, None, None, -dm_c * fn, cyto_extra),
+        ("er", -d_er * fn, gmap.get("er"), None, -dm_er * fn, None),
+    ]
+    if "nucleoli" in gmap and (M.plate > 0).any():
+        # fibrillarin coats mitotic chromosomes (the perichromosomal layer): label only
+        entries.append((None, d * M.plate, None, None, None, {"nucleoli": 0.25 * gmap["nucleoli"]}))
+    cv.layers(G, M.z0n, M.z1n, entries)
+    # the nuclear envelope: thin shells on the top and bottom surfaces of the nucleus
+    sn = np.sqrt(1.0 + gradient_magnitude(M.tn, px) ** 2)
+    capn = np.minimum(np.float32(0.3) * sn, M.tn)
+    env = M.env * fn
+    if (env > 0).any():
+        ge = gmap.get("nuclear_envelope")
+        cv.layer("nuclear_envelope", G, env, M.z1n - capn, M.z1n, gain=ge)
+        cv.layer("nuclear_envelope", G, env, M.z0n, M.z0n + capn, gain=ge)
+
+
+# ---------------------------------------------------------------------------------------
+# Building a specimen
+# ---------------------------------------------------------------------------------------
+
+
+def masks_and_cells(cv, M, drawn) -> list[CellInfo]:
+    """Instance masks (2D footprints or 3D volumes) and the CellInfo list."""
+    px = cv.px
+    cm2 = np.where(M.f >= 0.5, M.owner, 0).astype(np.int32)
+    nm2 = np.where((M.fn >= 0.5) & (cm2 > 0), M.owner, 0).astype(np.int32)
+    if cv.is3d:
+        zc = cv.zc[:, None, None]
+        h = np.float32(0.5 * cv.dz)
+
+        def inside(z0, z1):
+            return (np.minimum(z1, zc + h) - np.maximum(z0, zc - h)) >= h
+
+        cv.cell_mask = np.where(inside(M.z0c, M.z1c), cm2, 0).astype(np.int32)
+        cv.nucleus_mask = np.where(inside(M.z0n, M.z1n) & (cv.cell_mask > 0), nm2, 0).astype(
+            np.int32
+        )
+    else:
+        cv.cell_mask = cm2
+        cv.nucleus_mask = nm2
+    n_id = max([pl.id for pl, _ in drawn], default=0) + 1
+    yy = np.arange(cm2.shape[0], dtype=np.float64)[:, None] * px
+    xx = np.arange(cm2.shape[1], dtype=np.float64)[None, :] * px
+
+    def centroids(lab):
+        cnt = np.bincount(lab.ravel(), minlength=n_id)
+        sy = np.bincount(lab.ravel(), np.broadcast_to(yy, lab.shape).ravel(), minlength=n_id)
+        sx = np.bincount(lab.ravel(), np.broadcast_to(xx, lab.shape).ravel(), minlength=n_id)
+        return cnt, sy, sx
+
+    cc, cy_, cx_ = centroids(cm2)
+    nc, ny_, nx_ = centroids(nm2)
+    cells = []
+    for pl, gains in drawn:
+        i = pl.id
+        if cc[i] == 0:
+            continue
+        cells.append(
+            CellInfo(
+                id=i,
+                cell_type=pl.cell_type,
+                state=pl.state,
+                centroid_um=(float(cy_[i] / cc[i]), float(cx_[i] / cc[i])),
+                nucleus_centroid_um=(float(ny_[i] / nc[i]), float(nx_[i] / nc[i]))
+                if nc[i]
+                else None,
+                area_um2=float(cc[i] * px * px),
+                expression=dict(gains),
+                parent=pl.parent,
+                progress=pl.progress,
+            )
+        )
+    return cells
