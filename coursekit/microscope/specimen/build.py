@@ -155,46 +155,46 @@ def build_specimen(
         focus = float(np.mean([CELL_TYPES[t].focus_um for t in types_used]))
     else:
         focus = float(focus_um)
-    cv = Canvas(shp, px, dz, focus, slab, cov, labs, int(seed), shift_um)
+    canvas = Canvas(shp, px, dz, focus, slab, cov, labs, int(seed), shift_um)
     # pass 1: geometry of every planned cell, and the ownership of every pixel
     geoms = []
-    best = np.full(cv.YX, np.inf, np.float32)
-    owner = np.zeros(cv.YX, np.int32)
+    best = np.full(canvas.YX, np.inf, np.float32)
+    owner = np.zeros(canvas.YX, np.int32)
     for pl in plans:
-        g = cell_geometry(pl, cv)
-        if g is None:
+        cell = cell_geometry(pl, canvas)
+        if cell is None:
             continue
-        c = g.rho * np.float32(g.prio)
-        reach = g.rho < 1.0 + 2.0 / max(g.rpx, 1.0)
-        b = best[g.sl]
+        c = cell.rho * np.float32(cell.priority)
+        reach = cell.rho < 1.0 + 2.0 / max(cell.semi_minor_px, 1.0)
+        b = best[cell.box]
         m = reach & (c < b)
         b[m] = c[m]
-        owner[g.sl][m] = pl.id
-        geoms.append(g)
+        owner[cell.box][m] = pl.id
+        geoms.append(cell)
     # pass 2: each kept cell writes its maps and draws its thin structures
-    M = FieldMaps(cv)
+    field_maps = FieldMaps.empty(canvas)
     drawn = []
-    for g in geoms:
-        pl = g.plan
+    for cell in geoms:
+        pl = cell.plan
         if pl.id in drop:
             continue
-        f = soft_inside(g.rho, g.rpx) * (owner[g.sl] == pl.id)
+        f = soft_inside(cell.rho, cell.semi_minor_px) * (owner[cell.box] == pl.id)
         if not (f > 0.5).any():
             continue
-        loc = crop_to(g, cv, f > 0)
-        g.f = f[loc].astype(np.float32)
+        loc = crop_to(cell, canvas, f > 0)
+        cell.footprint = f[loc].astype(np.float32)
         # expression from its own stream: the same in every state of the cell
         gains = draw_expression(rng_for(*(pl.expression_seed or pl.seed), 99))
         if pl.state != "dead":
             gains["dead"] = 0.0
-        if g.kind == "spread":
-            draw_spread_cell(cv, M, g, gains)
-        elif g.kind == "dead":
-            draw_dead_cell(cv, M, g, gains)
+        if cell.kind == "spread":
+            draw_spread_cell(canvas, field_maps, cell, gains)
+        elif cell.kind == "dead":
+            draw_dead_cell(canvas, field_maps, cell, gains)
         else:
-            draw_mitotic_cell(cv, M, g, gains)
+            draw_mitotic_cell(canvas, field_maps, cell, gains)
         drawn.append((pl, gains))
-    trace_deferred(cv, M)
+    trace_deferred(canvas, field_maps)
     # per-pixel expression level of every label (the owner cell's)
     n_id = max([pl.id for pl, _ in drawn], default=0) + 1
     gmap = {}
@@ -202,21 +202,23 @@ def build_specimen(
         table = np.zeros(n_id, np.float32)
         for pl, gains in drawn:
             table[pl.id] = gains[lab]
-        gmap[lab] = table[M.owner]
-    render_bodies_and_nuclei(cv, M, gmap)
-    cv.finish_points()
-    cells = masks_and_cells(cv, M, drawn)
+        gmap[lab] = table[field_maps.owner]
+    render_bodies_and_nuclei(canvas, field_maps, gmap)
+    canvas.finish_points()
+    cells = masks_and_cells(canvas, field_maps, drawn)
     # densities in [0, 1]; intensities and path lengths non-negative
     # (in place: the canvas' accumulators are not used again)
-    dens = {k: np.clip(v, 0.0, 1.0, out=v) for k, v in cv.acc.items()}
-    labs_out = {k: np.clip(v, 0.0, np.inf, out=v) for k, v in cv.lab.items()}
+    dens = {k: np.clip(v, 0.0, 1.0, out=v) for k, v in canvas.acc.items()}
+    labs_out = {k: np.clip(v, 0.0, np.inf, out=v) for k, v in canvas.lab.items()}
     path = (
-        None if cv.path is None else {k: np.clip(v, 0.0, np.inf, out=v) for k, v in cv.path.items()}
+        None
+        if canvas.path is None
+        else {k: np.clip(v, 0.0, np.inf, out=v) for k, v in canvas.path.items()}
     )
     lpath = (
         None
-        if cv.lab_path is None
-        else {k: np.clip(v, 0.0, np.inf, out=v) for k, v in cv.lab_path.items()}
+        if canvas.lab_path is None
+        else {k: np.clip(v, 0.0, np.inf, out=v) for k, v in canvas.lab_path.items()}
     )
     return Specimen(
         shape=shp,
@@ -229,7 +231,7 @@ def build_specimen(
         path_um=path,
         labels=labs_out,
         label_path_um=lpath,
-        cell_mask=cv.cell_mask,
-        nucleus_mask=cv.nucleus_mask,
+        cell_mask=canvas.cell_mask,
+        nucleus_mask=canvas.nucleus_mask,
         cells=cells,
     )

@@ -80,15 +80,15 @@ class Canvas:
         return self._noise[name]
 
     # -- a cell's local view ----------------------------------------------------------
-    def texture(self, name, g):
+    def texture(self, name, cell):
         """Noise field over the cell's box: (nz, bh, bw) in 3D, (bh, bw) in 2D."""
         n = self.noise(name)
         if self.is3d:
-            return n[g.zs, g.sl[0], g.sl[1]]
-        return n[g.sl]
+            return n[cell.planes, cell.box[0], cell.box[1]]
+        return n[cell.box]
 
     # -- layers -----------------------------------------------------------------------
-    def layer(self, struct, g, d, z0, z1, *, gain=None, label=None, d_mean=None, extra=None):
+    def layer(self, struct, cell, d, z0, z1, *, gain=None, label=None, d_mean=None, extra=None):
         """Add density ``d`` between heights ``z0`` and ``z1`` (um) over the cell's box.
 
         ``struct`` may be None for a label-only layer; ``label`` defaults to ``struct``
@@ -97,14 +97,14 @@ class Canvas:
         may vary with height (3D arrays over the cell's planes; evaluated at the focal plane
         in 2D); ``d_mean`` is its mean along z (used for the 2D path length).
         """
-        self.layers(g, z0, z1, [(struct, d, gain, label, d_mean, extra)])
+        self.layers(cell, z0, z1, [(struct, d, gain, label, d_mean, extra)])
 
-    def layers(self, g, z0, z1, entries):
+    def layers(self, cell, z0, z1, entries):
         """Several layers sharing one height range: ``(struct, d, gain, label, d_mean,
         extra)`` tuples as in :meth:`layer` (the overlap with the grid is computed once)."""
-        sl = g.sl
+        sl = cell.box
         if self.is3d:
-            zc = self.zc[g.zs][:, None, None]
+            zc = self.zc[cell.planes][:, None, None]
             h = 0.5 * self.dz
             ov = np.minimum(z1, zc + h) - np.maximum(z0, zc - h)
             np.clip(ov, 0.0, self.dz, out=ov)
@@ -134,9 +134,9 @@ class Canvas:
             val = d * ov
             if self.is3d:
                 if struct is not None:
-                    self.acc[struct][g.zs, sl[0], sl[1]] += val
+                    self.acc[struct][cell.planes, sl[0], sl[1]] += val
                 for lab_name, gn in outs.items():
-                    self.lab[lab_name][g.zs, sl[0], sl[1]] += val * gn
+                    self.lab[lab_name][cell.planes, sl[0], sl[1]] += val * gn
             else:
                 pth = (d if d_mean is None else d_mean) * thick
                 if struct is not None:

@@ -12,27 +12,27 @@ from coursekit.microscope.specimen.maps import nucleus_geometry, put_nucleus
 from coursekit.microscope.specimen.organelles import draw_granules, draw_mitochondria, draw_puncta
 
 
-def draw_dead_cell(cv, M, g, gains):
+def draw_dead_cell(canvas, field_maps, cell, gains):
     """A dead cell: shrunken, rounded, blebbing, with a fragmented dense nucleus."""
-    ct, rng, plan = g.ct, g.rng, g.plan
-    px = cv.px
+    ct, rng, plan = cell.profile, cell.rng, cell.plan
+    px = canvas.px
     s = plan.scale
     cy, cx = plan.center_um
-    R = g.R
-    f = g.f
+    R = cell.rounded_radius_um
+    f = cell.footprint
     zc = 0.85 * R
-    z0c, z1c = rounded_heights(g, f, R, zc, px)
-    M.put(
-        g,
+    z0c, z1c = rounded_heights(cell, f, R, zc, px)
+    field_maps.put(
+        cell,
         f > 0,
-        f=f,
-        z0c=z0c,
-        z1c=z1c,
-        er_a=0.0,
-        er_b=0.4,
-        er_c=0.0,
-        actin=0.8,
-        junction=0.0,
+        footprint=f,
+        cell_bottom_um=z0c,
+        cell_top_um=z1c,
+        er_base=0.0,
+        er_network=0.4,
+        er_sheet=0.0,
+        cortex_actin=0.8,
+        junction_actin=0.0,
         owner=plan.id,
     )
     nfrag = int(rng.integers(1, 5))
@@ -44,15 +44,24 @@ def draw_dead_cell(cv, M, g, gains):
         fy, fx = cy + rr * math.sin(ph), cx + rr * math.cos(ph)
         fz = float(np.clip(zc + 0.15 * R * rng.standard_normal(), rf + 0.1, None))
         bf = rf * rng.uniform(0.8, 1.0)
-        nu = nucleus_geometry(cv, g, f, fy, fx, rf, bf, rng.uniform(0, math.pi), bf, fz)
-        put_nucleus(M, g, nu, dna_level=0.95, condense=0.0, env=0.0, plate=0.0, dead=1.0)
-        nuc2d = np.maximum(nuc2d, nu.fn)
+        nucleus = nucleus_geometry(canvas, cell, f, fy, fx, rf, bf, rng.uniform(0, math.pi), bf, fz)
+        put_nucleus(
+            field_maps,
+            cell,
+            nucleus,
+            dna_level=0.95,
+            condense=0.0,
+            envelope=0.0,
+            plate=0.0,
+            dead=1.0,
+        )
+        nuc2d = np.maximum(nuc2d, nucleus.footprint)
     thick = np.maximum(z1c - z0c, 0.0)
     w = f * (f > 0.5) * thick
     # fragmented, clumped mitochondria; actin clumps; many refractile granules
     draw_mitochondria(
-        cv,
-        g,
+        canvas,
+        cell,
         rng,
         gains,
         w,
@@ -66,10 +75,10 @@ def draw_dead_cell(cv, M, g, gains):
         radial=3.0,
     )
     k = int(rng.integers(2, 6))
-    y, x, idx = sample_positions(g, rng, w, k, px)
+    y, x, idx = sample_positions(cell, rng, w, k, px)
     if idx.size:
         z = 0.5 * (z0c.ravel()[idx] + z1c.ravel()[idx])
-        cv.points("actin", y, x, z, 0.08, gain=gains["actin"])
-    draw_granules(cv, g, rng, w, z0c, z1c, 3 * ct.n_granules * s * s, px)
-    draw_puncta(cv, g, rng, gains, w, w, z0c, z1c, z0c, z1c, s)
+        canvas.points("actin", y, x, z, 0.08, gain=gains["actin"])
+    draw_granules(canvas, cell, rng, w, z0c, z1c, 3 * ct.n_granules * s * s, px)
+    draw_puncta(canvas, cell, rng, gains, w, w, z0c, z1c, z0c, z1c, s)
     return nuc2d

@@ -22,17 +22,17 @@ from coursekit.microscope.specimen.organelles import (
 )
 
 
-def draw_spread_cell(cv, M, g, gains):
+def draw_spread_cell(canvas, field_maps, cell, gains):
     """Interphase and prophase cells (and neurons)."""
-    ct, rng, plan = g.ct, g.rng, g.plan
-    px = cv.px
+    ct, rng, plan = cell.profile, cell.rng, cell.plan
+    px = canvas.px
     s = plan.scale
     pro = plan.state == "prophase"
     prog = plan.progress
     cy, cx = plan.center_um
-    a, b, ang = g.a, g.b, g.angle
+    a, b, ang = cell.semi_major_um, cell.semi_minor_um, cell.angle
     a0 = 0.5 * ct.diameter_um * s  # nominal size (colony cells are carved by neighbours)
-    f = g.f
+    f = cell.footprint
     # -- nucleus geometry -------------------------------------------------------------
     an = min(0.5 * ct.nucleus_fraction * ct.diameter_um * s, 0.85 * a)
     bn = min(an / max(ct.nucleus_aspect * math.exp(0.1 * rng.standard_normal()), 1.0), 0.8 * b)
@@ -44,21 +44,23 @@ def draw_spread_cell(cv, M, g, gains):
     nang = ang + 0.15 * rng.standard_normal()
     cz = 0.5 * ct.nucleus_height_um * math.sqrt(s) * (1.08 if pro else 1.0)
     zc = 0.5 + cz
-    nu = nucleus_geometry(cv, g, f, ncy, ncx, an, bn, nang, cz, zc)
-    fn, z0n, z1n, rhon = nu.fn, nu.z0n, nu.z1n, nu.rhon
+    nucleus = nucleus_geometry(canvas, cell, f, ncy, ncx, an, bn, nang, cz, zc)
+    fn, z0n, z1n, rhon = nucleus.footprint, nucleus.bottom_um, nucleus.top_um, nucleus.rho
     # -- height of the cell: body profile, a dome over the nucleus --------------------
     rn2 = rhon * np.float32(1 / 1.4)
     body = (ct.body_height_um * math.sqrt(s) * (1.15 if pro else 1.0)) * np.sqrt(
-        np.clip(1.0 - g.rho_body**ct.edge_sharpness, 0.0, 1.0)
+        np.clip(1.0 - cell.rho_body**ct.edge_sharpness, 0.0, 1.0)
     )
     # the cell rises smoothly over the nucleus (no cliff where the dome meets the body)
     dome = (zc + cz + 0.8) * np.clip(1.0 - rn2 * rn2, 0.0, 1.0) ** 0.6
     z1c = np.maximum(body, dome)
     cone = None
-    if g.neur is not None:
-        tube = 1.1 * np.sqrt(np.clip(1.0 - g.rho_neurite**2, 0.0, 1.0))
-        cone = soft_inside(g.rho_cone, 1.3 / px)
-        z1c = np.maximum(z1c, np.maximum(tube, 0.5 * np.sqrt(np.clip(1.0 - g.rho_cone**2, 0, 1))))
+    if cell.neurites is not None:
+        tube = 1.1 * np.sqrt(np.clip(1.0 - cell.rho_neurite**2, 0.0, 1.0))
+        cone = soft_inside(cell.rho_cone, 1.3 / px)
+        z1c = np.maximum(
+            z1c, np.maximum(tube, 0.5 * np.sqrt(np.clip(1.0 - cell.rho_cone**2, 0, 1)))
+        )
     z1c = np.maximum(z1c, (z1n + 0.3) * (fn > 0.01))
     z1c = np.where(f > 0, np.maximum(z1c, 0.3), 0.0).astype(np.float32)
     z0c = np.zeros_like(z1c)
@@ -67,28 +69,30 @@ def draw_spread_cell(cv, M, g, gains):
     decay = np.exp(-dpos / max(0.35 * a0, 3.0))
     sheet = np.exp(-((dpos / 1.0) ** 2))
     mask = f > 0
-    M.put(
-        g,
+    field_maps.put(
+        cell,
         mask,
-        f=f,
-        z0c=z0c,
-        z1c=z1c,
-        er_a=0.08 * decay,
-        er_b=0.95 * decay,
-        er_c=0.25 * sheet,
-        actin=1.0,
-        junction=ct.junction_actin,
+        footprint=f,
+        cell_bottom_um=z0c,
+        cell_top_um=z1c,
+        er_base=0.08 * decay,
+        er_network=0.95 * decay,
+        er_sheet=0.25 * sheet,
+        cortex_actin=1.0,
+        junction_actin=ct.junction_actin,
         owner=plan.id,
     )
     if cone is not None:
-        M.put(g, mask, cone=0.6 * cone * f)
+        field_maps.put(cell, mask, growth_cone=0.6 * cone * f)
     cond = (0.3 + 0.6 * prog) if pro else 0.0
-    put_nucleus(M, g, nu, dna_level=0.48, condense=cond, env=1.0, plate=0.0, dead=0.0)
+    put_nucleus(
+        field_maps, cell, nucleus, dna_level=0.48, condense=cond, envelope=1.0, plate=0.0, dead=0.0
+    )
     draw_nucleoli(
-        cv,
-        M,
-        g,
-        nu,
+        canvas,
+        field_maps,
+        cell,
+        nucleus,
         gains,
         scale=(1.0 - 0.5 * prog) if pro else 1.0,
         fade=0.6 * prog if pro else 0.0,
@@ -101,8 +105,8 @@ def draw_spread_cell(cv, M, g, gains):
     w_cyto = f * (f > 0.5) * thick_c * (0.3 + decay)
     nscale = s * s
     draw_mitochondria(
-        cv,
-        g,
+        canvas,
+        cell,
         rng,
         gains,
         w_cyto,
@@ -120,7 +124,12 @@ def draw_spread_cell(cv, M, g, gains):
     phi_c = math.atan2(dy, dx) if dn > 0.5 else rng.uniform(0, 2 * math.pi)
     cu, cvv = math.cos(phi_c - nang), math.sin(phi_c - nang)
     rdir = 1.0 / math.sqrt((cu / an) ** 2 + (cvv / bn) ** 2)
-    M.put(g, mask, rb=g.rho_body, zmid=np.where(over, 0.5 * (z1n + z1c), 0.45 * z1c))
+    field_maps.put(
+        cell,
+        mask,
+        body_rho=cell.rho_body,
+        microtubule_height_um=np.where(over, 0.5 * (z1n + z1c), 0.45 * z1c),
+    )
     n_mt = ct.n_microtubules * s
     max_len = 1.3 * a
     if pro:  # two centrosomes separating around the nucleus
@@ -128,36 +137,38 @@ def draw_spread_cell(cv, M, g, gains):
             ph = phi_c + sgn * (0.5 + 1.2 * prog)
             ry = ncy + (rdir + 0.7) * math.sin(ph)
             rx = ncx + (rdir + 0.7) * math.cos(ph)
-            draw_astral_microtubules(cv, g, rng, gains, ry, rx, zc, n_mt / 2, max_len, px, True)
-            draw_centrosome(cv, rng, gains, ry, rx, zc)
+            draw_astral_microtubules(
+                canvas, cell, rng, gains, ry, rx, zc, n_mt / 2, max_len, px, True
+            )
+            draw_centrosome(canvas, rng, gains, ry, rx, zc)
     else:
         csy = ncy + (rdir + 0.7) * math.sin(phi_c)
         csx = ncx + (rdir + 0.7) * math.cos(phi_c)
-        draw_astral_microtubules(cv, g, rng, gains, csy, csx, zc, n_mt, max_len, px, True)
-        draw_centrosome(cv, rng, gains, csy, csx, zc)
+        draw_astral_microtubules(canvas, cell, rng, gains, csy, csx, zc, n_mt, max_len, px, True)
+        draw_centrosome(canvas, rng, gains, csy, csx, zc)
     # actin stress fibres with focal adhesions at their ends, and peripheral adhesions
     fib = ct.n_stress_fibres * nscale * (0.4 if pro else 1.0)
-    draw_stress_fibres(cv, g, rng, gains, fib, cy, cx, a0, b, ang, ct.fibre_alignment, px)
+    draw_stress_fibres(canvas, cell, rng, gains, fib, cy, cx, a0, b, ang, ct.fibre_alignment, px)
     n_fa = int(round(ct.n_focal_adhesions * nscale * (0.5 if pro else 1.0)))
-    draw_peripheral_adhesions(cv, g, rng, gains, n_fa, cy, cx, px)
-    if g.neur is not None:
-        draw_neurites(cv, g, rng, gains, px)
-    draw_granules(cv, g, rng, w_cyto, zlo, zhi, ct.n_granules * nscale, px)
-    draw_puncta(cv, g, rng, gains, w_cyto, fn * (fn > 0.5), zlo, zhi, z0n, z1n, s)
+    draw_peripheral_adhesions(canvas, cell, rng, gains, n_fa, cy, cx, px)
+    if cell.neurites is not None:
+        draw_neurites(canvas, cell, rng, gains, px)
+    draw_granules(canvas, cell, rng, w_cyto, zlo, zhi, ct.n_granules * nscale, px)
+    draw_puncta(canvas, cell, rng, gains, w_cyto, fn * (fn > 0.5), zlo, zhi, z0n, z1n, s)
     return fn
 
 
-def draw_neurites(cv, g, rng, gains, px):
+def draw_neurites(canvas, cell, rng, gains, px):
     """Microtubule bundles and mitochondria along neurites; adhesions in growth cones."""
-    paths, tips, width = g.neur
+    paths, tips, width = cell.neurites
     for py, pxs, th in paths:
         m = py.size
         k = 5
         off = 0.18 * width * rng.standard_normal((k, 1))
         yy = py[None, :] + off * np.cos(th)[None, :]
         xx = pxs[None, :] - off * np.sin(th)[None, :]
-        keep = lookup_in_box(g, g.f, yy, xx, px) > 0.3
-        cv.points(
+        keep = lookup_in_box(cell, cell.footprint, yy, xx, px) > 0.3
+        canvas.points(
             "microtubules",
             yy[keep],
             xx[keep],
@@ -173,10 +184,10 @@ def draw_neurites(cv, g, rng, gains, px):
             my = py[j][:, None] + np.sin(th[j])[:, None] * t
             mx = pxs[j][:, None] + np.cos(th[j])[:, None] * t
             vol = np.broadcast_to((ln / 7 * CROSS_SECTION_UM2["mitochondria"])[:, None], my.shape)
-            cv.points("mitochondria", my, mx, 0.5, vol, gain=gains["mitochondria"])
-    for ccy, ccx, th in g.cones:
+            canvas.points("mitochondria", my, mx, 0.5, vol, gain=gains["mitochondria"])
+    for ccy, ccx, th in cell.cones:
         n = 3
         ang = th + rng.uniform(-1.0, 1.0, n)
         ye = ccy + 1.6 * np.sin(ang)
         xe = ccx + 1.6 * np.cos(ang)
-        draw_focal_adhesions(cv, rng, gains, ye, xe, ang, rng.uniform(0.6, 1.2, n), px)
+        draw_focal_adhesions(canvas, rng, gains, ye, xe, ang, rng.uniform(0.6, 1.2, n), px)

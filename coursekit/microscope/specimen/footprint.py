@@ -3,52 +3,92 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
 
 from coursekit.microscope.specimen.canvas import Canvas
-from coursekit.microscope.specimen.cell_types import CELL_TYPES
+from coursekit.microscope.specimen.cell_types import CELL_TYPES, CellType
 from coursekit.microscope.specimen.cells import CellPlan
 from coursekit.microscope.specimen.geometry import ellipse_rho, outline_harmonics, rng_for
 
 
+@dataclass(eq=False)
 class CellGeometry:
-    """A cell's local frame: its box in the field, coordinates (um) and footprint."""
+    """A cell's local frame: its box in the field, coordinates and footprint.
 
-    def __init__(self, plan, ct, rng):
-        self.plan = plan
-        self.ct = ct
-        self.rng = rng
+    Pass 1 (:func:`cell_geometry`) fills the shape and the box; pass 2 (drawing) adds the
+    soft ``footprint`` once the ownership of pixels is known. Arrays cover the cell's box
+    ``box`` (``(bh, bw)``); lengths are micrometres.
+    """
+
+    plan: CellPlan
+    profile: CellType
+    rng: np.random.Generator
+    kind: str = "spread"  # "spread" (interphase, prophase) or the rounded state's name
+    angle: float = 0.0  # long axis (spread) or spindle direction (rounded), radians
+    semi_major_um: float = 0.0
+    semi_minor_um: float = 0.0
+    semi_minor_px: float = 1.0  # the short semi-axis in pixels (anti-aliasing width)
+    harmonics: np.ndarray | None = None  # outline harmonics (k, cos, sin) or None
+    rounded_radius_um: float = 0.0  # rounded cells
+    lobe_radius_um: float = 0.0  # telophase: radius of each daughter lobe
+    lobe_offset_um: float = 0.0  # telophase: distance of each lobe from the centre
+    neurites: tuple | None = None  # (paths, tips, width_um) of a neuron, else None
+    cones: list = field(default_factory=list)  # growth cones (y_um, x_um, direction)
+    priority: float = 1.0  # footprint weight when cells compete for pixels (lower wins)
+    # the box: rows and columns of the field, planes in 3D, pixel coordinates
+    row0: int = 0
+    col0: int = 0
+    box: tuple = (slice(0), slice(0))
+    planes: slice | None = None
+    heights_um: np.ndarray | np.float32 | None = None
+    y_um: np.ndarray | None = None  # (bh, 1)
+    x_um: np.ndarray | None = None  # (1, bw)
+    # footprint metrics over the box (< 1 inside)
+    rho: np.ndarray | None = None
+    rho_body: np.ndarray | None = None
+    rho_neurite: np.ndarray | None = None
+    rho_cone: np.ndarray | None = None
+    rho_lobes: tuple | None = None
+    u_um: np.ndarray | None = None  # coordinate along the long axis / spindle
+    v_um: np.ndarray | None = None  # coordinate across it
+    footprint: np.ndarray | None = None  # soft footprint on the pixels the cell owns
+    cdf_cache: dict = field(default_factory=dict)  # weight-map cdfs of sample_positions
 
 
-def set_box(g, cv, y_lo, y_hi, x_lo, x_hi, z_hi):
+# the per-pixel maps of a CellGeometry that crop_to shrinks with the box
+_BOX_MAPS = ("rho", "rho_body", "u_um", "v_um", "rho_neurite", "rho_cone")
+
+
+def set_box(cell, canvas, y_lo, y_hi, x_lo, x_hi, z_hi):
     """Set the cell's box from an extent in um; False when it misses the field."""
-    px = cv.px
-    Y, X = cv.YX
+    px = canvas.px
+    Y, X = canvas.YX
     y0 = max(int(math.floor(y_lo / px)), 0)
     y1 = min(int(math.ceil(y_hi / px)) + 1, Y)
     x0 = max(int(math.floor(x_lo / px)), 0)
     x1 = min(int(math.ceil(x_hi / px)) + 1, X)
     if y0 >= y1 or x0 >= x1:
         return False
-    g.y0, g.x0 = y0, x0
-    g.sl = (slice(y0, y1), slice(x0, x1))
-    g.y = (np.arange(y0, y1, dtype=np.float32) * np.float32(px))[:, None]
-    g.x = (np.arange(x0, x1, dtype=np.float32) * np.float32(px))[None, :]
-    if cv.is3d:
-        k0 = max(int(math.floor((-0.5 * cv.dz + cv.coverslip) / cv.dz)), 0)
-        k1 = min(int(math.ceil((z_hi + cv.coverslip) / cv.dz)) + 2, cv.shape[0])
+    cell.row0, cell.col0 = y0, x0
+    cell.box = (slice(y0, y1), slice(x0, x1))
+    cell.y_um = (np.arange(y0, y1, dtype=np.float32) * np.float32(px))[:, None]
+    cell.x_um = (np.arange(x0, x1, dtype=np.float32) * np.float32(px))[None, :]
+    if canvas.is3d:
+        k0 = max(int(math.floor((-0.5 * canvas.dz + canvas.coverslip) / canvas.dz)), 0)
+        k1 = min(int(math.ceil((z_hi + canvas.coverslip) / canvas.dz)) + 2, canvas.shape[0])
         k1 = max(k1, k0 + 1)
-        g.zs = slice(k0, k1)
-        g.zz = cv.zc[g.zs][:, None, None]
+        cell.planes = slice(k0, k1)
+        cell.heights_um = canvas.zc[cell.planes][:, None, None]
     else:
-        g.zs = None
-        g.zz = np.float32(cv.focus)
+        cell.planes = None
+        cell.heights_um = np.float32(canvas.focus)
     return True
 
 
-def crop_to(g, cv, keep):
+def crop_to(cell, canvas, keep):
     """Shrink a cell's box to the rows and columns where ``keep`` is true (+1 pixel)."""
     rows = np.flatnonzero(keep.any(axis=1))
     cols = np.flatnonzero(keep.any(axis=0))
@@ -57,38 +97,44 @@ def crop_to(g, cv, keep):
     if (r0, r1, c0, c1) == (0, keep.shape[0], 0, keep.shape[1]):
         return (slice(None), slice(None))
     loc = (slice(r0, r1), slice(c0, c1))
-    g.y = g.y[r0:r1]
-    g.x = g.x[:, c0:c1]
-    g.y0 += r0
-    g.x0 += c0
-    g.sl = (slice(g.y0, g.y0 + (r1 - r0)), slice(g.x0, g.x0 + (c1 - c0)))
-    for name in ("rho", "rho_body", "u", "v", "rho_neurite", "rho_cone"):
-        if hasattr(g, name):
-            setattr(g, name, getattr(g, name)[loc])
-    if hasattr(g, "rho_lobes"):
-        g.rho_lobes = tuple(r[loc] for r in g.rho_lobes)
+    cell.y_um = cell.y_um[r0:r1]
+    cell.x_um = cell.x_um[:, c0:c1]
+    cell.row0 += r0
+    cell.col0 += c0
+    cell.box = (slice(cell.row0, cell.row0 + (r1 - r0)), slice(cell.col0, cell.col0 + (c1 - c0)))
+    for name in _BOX_MAPS:
+        value = getattr(cell, name)
+        if value is not None:
+            setattr(cell, name, value[loc])
+    if cell.rho_lobes is not None:
+        cell.rho_lobes = tuple(r[loc] for r in cell.rho_lobes)
     return loc
 
 
 class SubBox:
     """A window of a cell's box (for small objects such as nucleoli and growth cones)."""
 
-    def __init__(self, g, cv, cy, cx, ext):
-        px = cv.px
-        bh, bw = g.y.shape[0], g.x.shape[1]
-        iy0 = max(int(math.floor((cy - ext) / px)) - g.y0, 0)
-        iy1 = min(int(math.ceil((cy + ext) / px)) + 1 - g.y0, bh)
-        ix0 = max(int(math.floor((cx - ext) / px)) - g.x0, 0)
-        ix1 = min(int(math.ceil((cx + ext) / px)) + 1 - g.x0, bw)
+    def __init__(self, cell, canvas, cy, cx, ext):
+        px = canvas.px
+        bh, bw = cell.y_um.shape[0], cell.x_um.shape[1]
+        iy0 = max(int(math.floor((cy - ext) / px)) - cell.row0, 0)
+        iy1 = min(int(math.ceil((cy + ext) / px)) + 1 - cell.row0, bh)
+        ix0 = max(int(math.floor((cx - ext) / px)) - cell.col0, 0)
+        ix1 = min(int(math.ceil((cx + ext) / px)) + 1 - cell.col0, bw)
         self.empty = iy0 >= iy1 or ix0 >= ix1
+        self.planes = cell.planes
+        self.heights_um = cell.heights_um
         if self.empty:
+            self.local = self.box = (slice(0), slice(0))
+            self.y_um = self.x_um = None
             return
-        self.loc = (slice(iy0, iy1), slice(ix0, ix1))
-        self.sl = (slice(g.y0 + iy0, g.y0 + iy1), slice(g.x0 + ix0, g.x0 + ix1))
-        self.y = g.y[iy0:iy1]
-        self.x = g.x[:, ix0:ix1]
-        self.zs = g.zs
-        self.zz = g.zz
+        self.local = (slice(iy0, iy1), slice(ix0, ix1))
+        self.box = (
+            slice(cell.row0 + iy0, cell.row0 + iy1),
+            slice(cell.col0 + ix0, cell.col0 + ix1),
+        )
+        self.y_um = cell.y_um[iy0:iy1]
+        self.x_um = cell.x_um[:, ix0:ix1]
 
 
 def neurite_paths(rng, ct, cy, cx, a, b, angle, s):
@@ -123,16 +169,16 @@ def neurite_paths(rng, ct, cy, cx, a, b, angle, s):
     return paths, tips
 
 
-def cell_geometry(plan: CellPlan, cv: Canvas):
+def cell_geometry(plan: CellPlan, canvas: Canvas):
     """Pass 1: the cell's box and its footprint metric ``rho`` (< 1 inside)."""
     ct = CELL_TYPES[plan.cell_type]
-    g = CellGeometry(plan, ct, rng_for(*plan.seed))
-    rng = g.rng
+    cell = CellGeometry(plan, ct, rng_for(*plan.seed))
+    rng = cell.rng
     cy, cx = plan.center_um
     s = plan.scale
     st = plan.state
     p = plan.progress
-    g.neur = None
+    cell.neurites = None
     if st in ("interphase", "prophase"):
         a = 0.5 * ct.diameter_um * s
         asp = max(1.0, ct.aspect * math.exp(0.12 * rng.standard_normal()))
@@ -144,81 +190,95 @@ def cell_geometry(plan: CellPlan, cv: Canvas):
             a *= 1.35
             b *= 1.35
         harm = outline_harmonics(rng, 6, ct.irregularity)
-        g.kind = "spread"
-        g.a, g.b, g.angle, g.harm = a, b, plan.angle, harm
-        ext = a * (1.05 + 2.5 * ct.irregularity) + 2 * cv.px
+        cell.kind = "spread"
+        cell.semi_major_um, cell.semi_minor_um, cell.angle, cell.harmonics = a, b, plan.angle, harm
+        ext = a * (1.05 + 2.5 * ct.irregularity) + 2 * canvas.px
         lo_y, hi_y, lo_x, hi_x = cy - ext, cy + ext, cx - ext, cx + ext
         if ct.neurites[1] > 0 and st == "interphase":
             paths, tips = neurite_paths(rng, ct, cy, cx, a, b, plan.angle, s)
-            g.neur = (paths, tips, ct.neurite_width_um * math.sqrt(s))
+            cell.neurites = (paths, tips, ct.neurite_width_um * math.sqrt(s))
             allp = np.concatenate([np.stack([q[0], q[1]], 1) for q in paths], 0)
             lo_y = min(lo_y, allp[:, 0].min() - 4)
             hi_y = max(hi_y, allp[:, 0].max() + 4)
             lo_x = min(lo_x, allp[:, 1].min() - 4)
             hi_x = max(hi_x, allp[:, 1].max() + 4)
         z_hi = ct.height_um * math.sqrt(s) * 1.3 + 1.0
-        g.rpx = b / cv.px
+        cell.semi_minor_px = b / canvas.px
     else:
         R = ct.rounded_radius_um * s
-        g.kind = st
-        g.angle = plan.spindle_angle
+        cell.kind = st
+        cell.angle = plan.spindle_angle
         if st == "dead":
             R *= 0.6
-            g.harm = outline_harmonics(rng, 10, 0.10)  # blebs
-            g.a = g.b = R
+            cell.harmonics = outline_harmonics(rng, 10, 0.10)  # blebs
+            cell.semi_major_um = cell.semi_minor_um = R
         elif st == "metaphase":
-            g.harm = outline_harmonics(rng, 4, 0.02)
-            g.a = g.b = R
+            cell.harmonics = outline_harmonics(rng, 4, 0.02)
+            cell.semi_major_um = cell.semi_minor_um = R
         elif st == "anaphase":
-            g.harm = outline_harmonics(rng, 4, 0.02)
-            g.a = R * (1 + 0.25 * p)
-            g.b = R * (1 - 0.08 * p)
+            cell.harmonics = outline_harmonics(rng, 4, 0.02)
+            cell.semi_major_um = R * (1 + 0.25 * p)
+            cell.semi_minor_um = R * (1 - 0.08 * p)
         else:  # telophase: two lobes joined by a narrowing neck
-            g.harm = None
-            g.lobe_r = 0.8 * R
-            g.lobe_d = R * (0.58 + 0.2 * p)
-            g.a = g.lobe_d + g.lobe_r
-            g.b = g.lobe_r
-        g.R = R
-        ext = max(g.a, g.b) * 1.3 + 2 * cv.px
+            cell.harmonics = None
+            cell.lobe_radius_um = 0.8 * R
+            cell.lobe_offset_um = R * (0.58 + 0.2 * p)
+            cell.semi_major_um = cell.lobe_offset_um + cell.lobe_radius_um
+            cell.semi_minor_um = cell.lobe_radius_um
+        cell.rounded_radius_um = R
+        ext = max(cell.semi_major_um, cell.semi_minor_um) * 1.3 + 2 * canvas.px
         lo_y, hi_y, lo_x, hi_x = cy - ext, cy + ext, cx - ext, cx + ext
         z_hi = 2.2 * R + 1.0
-        g.rpx = g.b / cv.px
-    if not set_box(g, cv, lo_y, hi_y, lo_x, hi_x, z_hi):
+        cell.semi_minor_px = cell.semi_minor_um / canvas.px
+    if not set_box(cell, canvas, lo_y, hi_y, lo_x, hi_x, z_hi):
         return None
-    y, x = g.y, g.x
-    if g.kind == "telophase":
-        ca, sa = math.cos(g.angle), math.sin(g.angle)
+    y, x = cell.y_um, cell.x_um
+    if cell.kind == "telophase":
+        ca, sa = math.cos(cell.angle), math.sin(cell.angle)
         r1, u1, v1 = ellipse_rho(
-            y, x, cy + g.lobe_d * sa, cx + g.lobe_d * ca, g.lobe_r, g.lobe_r, 0.0
+            y,
+            x,
+            cy + cell.lobe_offset_um * sa,
+            cx + cell.lobe_offset_um * ca,
+            cell.lobe_radius_um,
+            cell.lobe_radius_um,
+            0.0,
         )
         r2, _, _ = ellipse_rho(
-            y, x, cy - g.lobe_d * sa, cx - g.lobe_d * ca, g.lobe_r, g.lobe_r, 0.0
+            y,
+            x,
+            cy - cell.lobe_offset_um * sa,
+            cx - cell.lobe_offset_um * ca,
+            cell.lobe_radius_um,
+            cell.lobe_radius_um,
+            0.0,
         )
-        g.rho_lobes = (r1, r2)
-        g.rho = np.minimum(r1, r2)
-        _, g.u, g.v = ellipse_rho(y, x, cy, cx, 1.0, 1.0, g.angle)
+        cell.rho_lobes = (r1, r2)
+        cell.rho = np.minimum(r1, r2)
+        _, cell.u_um, cell.v_um = ellipse_rho(y, x, cy, cx, 1.0, 1.0, cell.angle)
     else:
-        g.rho, g.u, g.v = ellipse_rho(y, x, cy, cx, g.a, g.b, g.angle, g.harm)
-    g.rho_body = g.rho
-    if g.neur is not None:
-        neurite_footprint(g, cv)
-    g.prio = 1.0 if g.kind == "spread" else 0.55
-    return g
+        cell.rho, cell.u_um, cell.v_um = ellipse_rho(
+            y, x, cy, cx, cell.semi_major_um, cell.semi_minor_um, cell.angle, cell.harmonics
+        )
+    cell.rho_body = cell.rho
+    if cell.neurites is not None:
+        neurite_footprint(cell, canvas)
+    cell.priority = 1.0 if cell.kind == "spread" else 0.55
+    return cell
 
 
-def neurite_footprint(g, cv):
+def neurite_footprint(cell, canvas):
     """Footprint metric of neurites (splatted polylines) and growth cones."""
-    paths, tips, width = g.neur
-    px = cv.px
-    bh, bw = g.y.shape[0], g.x.shape[1]
+    paths, tips, width = cell.neurites
+    px = canvas.px
+    bh, bw = cell.y_um.shape[0], cell.x_um.shape[1]
     sig = max(0.5 * width / px / 1.5, 0.6)
     acc = np.zeros(bh * bw, np.float64)
     ds = 0.5 / px
     wt = ds * math.sqrt(2 * math.pi) * sig
     for py, pxs, _ in paths:
-        fy = py / px - g.y0
-        fx = pxs / px - g.x0
+        fy = py / px - cell.row0
+        fx = pxs / px - cell.col0
         iy = np.floor(fy).astype(int)
         ix = np.floor(fx).astype(int)
         ty, tx = fy - iy, fx - ix
@@ -235,20 +295,20 @@ def neurite_footprint(g, cv):
     for ty_, tx_, th in tips:
         ccy = ty_ + 1.2 * math.sin(th)
         ccx = tx_ + 1.2 * math.cos(th)
-        sub = SubBox(g, cv, ccy, ccx, 3.5)
+        sub = SubBox(cell, canvas, ccy, ccx, 3.5)
         if sub.empty:
             continue
-        r, _, _ = ellipse_rho(sub.y, sub.x, ccy, ccx, 1.3, 2.4, th)
-        rho_c[sub.loc] = np.minimum(rho_c[sub.loc], r)
+        r, _, _ = ellipse_rho(sub.y_um, sub.x_um, ccy, ccx, 1.3, 2.4, th)
+        rho_c[sub.local] = np.minimum(rho_c[sub.local], r)
         cones.append((ccy, ccx, th))
-    g.rho_neurite = rho_n
-    g.rho_cone = rho_c
-    g.cones = cones
-    g.rho = np.minimum(np.minimum(g.rho, rho_n), rho_c)
+    cell.rho_neurite = rho_n
+    cell.rho_cone = rho_c
+    cell.cones = cones
+    cell.rho = np.minimum(np.minimum(cell.rho, rho_n), rho_c)
 
 
-def rounded_heights(g, f, rz, zc, px):
-    hh = rz * np.sqrt(np.clip(1.0 - g.rho * g.rho, 0.0, 1.0))
+def rounded_heights(cell, f, rz, zc, px):
+    hh = rz * np.sqrt(np.clip(1.0 - cell.rho * cell.rho, 0.0, 1.0))
     z1c = np.where(f > 0, np.maximum(zc + hh, 0.3), 0.0).astype(np.float32)
     z0c = np.where(f > 0, np.clip(zc - hh, 0.0, None), 0.0).astype(np.float32)
     z0c = np.maximum(np.minimum(z0c, z1c - 0.2), 0.0)

@@ -130,10 +130,10 @@ def bandpass_noise(spec, shape, spacing, lo_um, hi_um):
     return out
 
 
-def lookup_in_box(g, arr, y, x, px):
+def lookup_in_box(cell, arr, y, x, px):
     """Values of a box map at points (um); 0 outside the box."""
-    iy = np.rint(y / px).astype(np.int64) - g.y0
-    ix = np.rint(x / px).astype(np.int64) - g.x0
+    iy = np.rint(y / px).astype(np.int64) - cell.row0
+    ix = np.rint(x / px).astype(np.int64) - cell.col0
     bh, bw = arr.shape
     ok = (iy >= 0) & (iy < bh) & (ix >= 0) & (ix < bw)
     out = np.zeros(y.shape, np.float32)
@@ -141,7 +141,7 @@ def lookup_in_box(g, arr, y, x, px):
     return out
 
 
-def sample_positions(g, rng, w, k, px):
+def sample_positions(cell, rng, w, k, px):
     """``k`` random positions (um) with probability proportional to the box map ``w``.
 
     The cumulative distribution of a weight map is cached on the cell (the same map is
@@ -150,7 +150,7 @@ def sample_positions(g, rng, w, k, px):
     k = int(k)
     if k <= 0:
         return np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
-    cache = g.__dict__.setdefault("_cdf", {})
+    cache = cell.cdf_cache
     c = cache.get(id(w))
     if c is None or c[0] is not w:
         c = (w, np.cumsum(w.ravel(), dtype=np.float64))
@@ -164,8 +164,8 @@ def sample_positions(g, rng, w, k, px):
     idx = np.minimum(np.searchsorted(c, u * c[-1], side="right"), c.size - 1)
     bw = w.shape[1]
     iy, ix = np.divmod(idx, bw)
-    y = ((g.y0 + iy + jy) * px).astype(np.float32)
-    x = ((g.x0 + ix + jx) * px).astype(np.float32)
+    y = ((cell.row0 + iy + jy) * px).astype(np.float32)
+    x = ((cell.col0 + ix + jx) * px).astype(np.float32)
     return y, x, idx
 
 

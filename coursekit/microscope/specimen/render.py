@@ -7,7 +7,7 @@ import numpy as np
 from coursekit.microscope.specimen.cells import CellInfo
 from coursekit.microscope.specimen.constants import LABEL_EXTRAS
 from coursekit.microscope.specimen.geometry import gradient_magnitude
-from coursekit.microscope.specimen.maps import FieldBox, MapsView
+from coursekit.microscope.specimen.maps import FieldBox
 
 
 def cell_contacts(owner):
@@ -36,48 +36,55 @@ def bounding_box(keep, margin):
     )
 
 
-def render_bodies_and_nuclei(cv, M, gmap):
+def render_bodies_and_nuclei(canvas, field_maps, gmap):
     """Evaluate the cell-body and nucleus densities over the field (the box holding all
     cells, with a margin for the gradients of the footprint), once."""
-    px = cv.px
-    keep = M.f > 0
+    px = canvas.px
+    keep = field_maps.footprint > 0
     if not keep.any():
         return
     sl = bounding_box(keep, 2)
-    M = MapsView(M, sl, cv.is3d)
+    field_maps = field_maps.cropped(sl, canvas.is3d)
     gmap = {k: v[sl] for k, v in gmap.items()}
-    z_hi = float(M.z1c.max())
-    G = FieldBox(cv, z_hi, sl)
-    if cv.is3d:
+    z_hi = float(field_maps.cell_top_um.max())
+    region = FieldBox(canvas, z_hi, sl)
+    if canvas.is3d:
 
         def tex(name):
-            return cv.noise(name)[G.zs, sl[0], sl[1]]
+            return canvas.noise(name)[region.planes, sl[0], sl[1]]
     else:
 
         def tex(name):
-            return cv.noise(name)[sl]
+            return canvas.noise(name)[sl]
 
-    f, z0c, z1c = M.f, M.z0c, M.z1c
+    f, z0c, z1c = field_maps.footprint, field_maps.cell_bottom_um, field_maps.cell_top_um
     # lateral membrane: the outline of the footprint and the contacts between cells
     gy, gx = np.gradient(f)
     edge = np.sqrt(gy * gy + gx * gx) * np.float32(1.3)
-    edge = np.maximum(edge, np.float32(0.8) * cell_contacts(M.owner))
+    edge = np.maximum(edge, np.float32(0.8) * cell_contacts(field_maps.owner))
     np.clip(edge, 0.0, 1.0, out=edge)
     thick = np.clip(z1c - z0c, 0.0, np.inf)
     # -- the cell column: cytoplasm, ER, lateral membrane and cortex ------------------
     gran = tex("granular")
-    d_c = f * M.cyto
+    d_c = f * field_maps.cytoplasm
     dm_c = d_c * np.float32(0.92)
     d_c = d_c * (np.float32(0.92) + np.float32(0.05) * gran)
     net = np.exp(-((tex("er") * np.float32(1 / 0.28)) ** 2))
-    d_er = f * np.clip(M.er_a + M.er_b * net + M.er_c, 0.0, 1.0)
-    dm_er = f * (M.er_a + np.float32(0.23) * M.er_b + M.er_c)
+    d_er = f * np.clip(
+        field_maps.er_base + field_maps.er_network * net + field_maps.er_sheet, 0.0, 1.0
+    )
+    dm_er = f * (
+        field_maps.er_base + np.float32(0.23) * field_maps.er_network + field_maps.er_sheet
+    )
     cyto_extra = {
         lab: gmap[lab] * np.float32(LABEL_EXTRAS[lab]["diffuse"])
-        for lab in cv.labels
+        for lab in canvas.labels
         if LABEL_EXTRAS[lab]["compartment"] == "cytoplasm" and LABEL_EXTRAS[lab]["diffuse"] > 0
     }
-    actin_lat = np.clip(np.float32(0.9) * M.actin * edge, -np.inf, 1.0) + M.ring * f
+    actin_lat = (
+        np.clip(np.float32(0.9) * field_maps.cortex_actin * edge, -np.inf, 1.0)
+        + field_maps.ring_actin * f
+    )
     # the cortex is as dense as drawn, but its fluorescence is patchy (label only: local
     # enrichment, bleaching, fluorophore brightness), which no transmitted light shows
     ga = gmap.get("actin")
@@ -85,8 +92,8 @@ def render_bodies_and_nuclei(cv, M, gmap):
     if ga is not None:
         patch = np.exp(np.float32(0.9) * tex("chromatin_coarse") - np.float32(0.405))
         ga_cortex = {"actin": np.float32(0.55) * ga * patch}
-    cv.layers(
-        G,
+    canvas.layers(
+        region,
         z0c,
         z1c,
         [
@@ -99,93 +106,136 @@ def render_bodies_and_nuclei(cv, M, gmap):
     # -- apical and basal shells: membrane and the cortex under it --------------------
     s_top = np.sqrt(1.0 + gradient_magnitude(z1c, px) ** 2)
     cap = np.minimum(np.float32(0.35) * s_top, thick)
-    cv.layers(
-        G,
+    canvas.layers(
+        region,
         z1c - cap,
         z1c,
         [
             ("membrane", f, gmap.get("membrane"), None, None, None),
-            ("actin", np.float32(0.35) * M.actin * f, None, None, None, ga_cortex),
+            ("actin", np.float32(0.35) * field_maps.cortex_actin * f, None, None, None, ga_cortex),
         ],
     )
     s_bot = np.sqrt(1.0 + gradient_magnitude(z0c, px) ** 2)
     capb = np.minimum(np.float32(0.35) * s_bot, thick)
-    cv.layers(
-        G,
+    canvas.layers(
+        region,
         z0c,
         z0c + capb,
         [
             ("membrane", f, gmap.get("membrane"), None, None, None),
-            ("actin", np.float32(0.25) * M.actin * f, None, None, None, ga_cortex),
+            ("actin", np.float32(0.25) * field_maps.cortex_actin * f, None, None, None, ga_cortex),
         ],
     )
-    if (M.junction > 0).any():
+    if (field_maps.junction_actin > 0).any():
         lo = np.maximum(z1c - 2.2, z0c)
         hi = np.maximum(z1c - 0.7, z0c)
-        cv.layers(G, lo, hi, [("actin", M.junction * edge, None, None, None, ga_cortex)])
-    if (M.cone > 0).any():
-        z0 = np.zeros_like(M.cone)
-        cv.layer("actin", G, M.cone, z0, z0 + np.float32(0.45), gain=gmap.get("actin"))
+        canvas.layers(
+            region,
+            lo,
+            hi,
+            [("actin", field_maps.junction_actin * edge, None, None, None, ga_cortex)],
+        )
+    if (field_maps.growth_cone > 0).any():
+        z0 = np.zeros_like(field_maps.growth_cone)
+        canvas.layer(
+            "actin",
+            region,
+            field_maps.growth_cone,
+            z0,
+            z0 + np.float32(0.45),
+            gain=gmap.get("actin"),
+        )
     # -- nuclei: chromatin texture, condensed chromosomes, dead fragments -------------
-    if not (M.fn > 0).any():
+    if not (field_maps.nucleus > 0).any():
         return
     # the nuclei: a smaller box
-    s2 = bounding_box(M.fn > 0, 2)
-    M = MapsView(M, s2, cv.is3d)
+    s2 = bounding_box(field_maps.nucleus > 0, 2)
+    field_maps = field_maps.cropped(s2, canvas.is3d)
     gmap = {k: v[s2] for k, v in gmap.items()}
     e2 = (Ellipsis, *s2)
     d_c, dm_c, d_er, dm_er = d_c[e2], dm_c[e2], d_er[e2], dm_er[e2]
     cyto_extra = {k: v[e2] for k, v in cyto_extra.items()}
     sl = tuple(slice(a.start + b.start, a.start + b.stop) for a, b in zip(sl, s2))
-    G = FieldBox(cv, z_hi, sl)
-    fn = M.fn
-    zz = G.zz
-    excl = M.excl[G.zs] if cv.is3d else M.excl
-    nrim = M.nrim[G.zs] if cv.is3d else M.nrim
-    rho3 = np.sqrt(M.rhon * M.rhon + ((zz - M.nzc) / M.ncz) ** 2)
-    rim = np.exp(-((np.clip(1.0 - rho3, 0, None) * M.nbn * np.float32(2.0)) ** 2)) * (rho3 <= 1.0)
+    region = FieldBox(canvas, z_hi, sl)
+    fn = field_maps.nucleus
+    zz = region.heights_um
+    excl = (
+        field_maps.nucleolus_exclusion[region.planes]
+        if canvas.is3d
+        else field_maps.nucleolus_exclusion
+    )
+    nrim = (
+        field_maps.perinucleolar_rim[region.planes] if canvas.is3d else field_maps.perinucleolar_rim
+    )
+    rho3 = np.sqrt(
+        field_maps.nucleus_rho * field_maps.nucleus_rho
+        + ((zz - field_maps.nucleus_center_z_um) / field_maps.nucleus_half_height_um) ** 2
+    )
+    rim = np.exp(
+        -((np.clip(1.0 - rho3, 0, None) * field_maps.nucleus_semi_minor_um * np.float32(2.0)) ** 2)
+    ) * (rho3 <= 1.0)
     tf = tex("chromatin")
-    d = M.dna_level + np.float32(0.11) * tf + np.float32(0.08) * tex("chromatin_coarse")
+    d = field_maps.dna_level + np.float32(0.11) * tf + np.float32(0.08) * tex("chromatin_coarse")
     d += np.float32(0.2) * rim
     d = d * (1.0 - np.float32(0.85) * excl) + np.float32(0.15) * nrim
-    if (M.condense > 0).any():
+    if (field_maps.condense > 0).any():
         threads = np.exp(-((tex("chromosome") * np.float32(1 / 0.55)) ** 2))
-        d = (1.0 - M.condense) * d + M.condense * (np.float32(0.12) + np.float32(0.88) * threads)
-    special = (M.plate > 0) | (M.dead > 0)
+        d = (1.0 - field_maps.condense) * d + field_maps.condense * (
+            np.float32(0.12) + np.float32(0.88) * threads
+        )
+    special = (field_maps.plate > 0) | (field_maps.dead > 0)
     if special.any():
         knob = np.clip(np.float32(0.8) + np.float32(0.3) * tex("chromosome"), 0.4, 1.0)
         dead_d = np.clip(np.float32(0.92) + np.float32(0.08) * tf, 0.0, 1.0)
-        d = np.where(M.plate > 0, knob, d)
-        d = np.where(M.dead > 0, dead_d, d)
+        d = np.where(field_maps.plate > 0, knob, d)
+        d = np.where(field_maps.dead > 0, dead_d, d)
     d = np.clip(d, 0.03, 1.0) * fn
-    dmean = fn * np.where(special, M.dna_level, M.dna_level + 0.1 + 0.1 * M.condense)
-    normal = fn * (1.0 - M.plate) * (1.0 - M.dead)
+    dmean = fn * np.where(
+        special, field_maps.dna_level, field_maps.dna_level + 0.1 + 0.1 * field_maps.condense
+    )
+    normal = fn * (1.0 - field_maps.plate) * (1.0 - field_maps.dead)
     nuc_extra = {
         lab: gmap[lab] * np.float32(LABEL_EXTRAS[lab]["diffuse"])
-        for lab in cv.labels
+        for lab in canvas.labels
         if LABEL_EXTRAS[lab]["compartment"] == "nucleus" and LABEL_EXTRAS[lab]["diffuse"] > 0
     }
     entries = [
         ("dna", d, gmap.get("dna"), None, dmean, None),
-        ("dead", fn * M.dead, gmap.get("dead"), None, None, None),
+        ("dead", fn * field_maps.dead, gmap.get("dead"), None, None, None),
         (None, normal, None, None, None, nuc_extra),
         # what the nucleus displaces: the ER and the cytoplasmic label pools (the
         # cytoplasm density itself is the background of the whole cell, nucleus included)
         (None, -d_c * fn, None, None, -dm_c * fn, cyto_extra),
         ("er", -d_er * fn, gmap.get("er"), None, -dm_er * fn, None),
     ]
-    if "nucleoli" in gmap and (M.plate > 0).any():
+    if "nucleoli" in gmap and (field_maps.plate > 0).any():
         # fibrillarin coats mitotic chromosomes (the perichromosomal layer): label only
-        entries.append((None, d * M.plate, None, None, None, {"nucleoli": 0.25 * gmap["nucleoli"]}))
-    cv.layers(G, M.z0n, M.z1n, entries)
+        entries.append(
+            (None, d * field_maps.plate, None, None, None, {"nucleoli": 0.25 * gmap["nucleoli"]})
+        )
+    canvas.layers(region, field_maps.nucleus_bottom_um, field_maps.nucleus_top_um, entries)
     # the nuclear envelope: thin shells on the top and bottom surfaces of the nucleus
-    sn = np.sqrt(1.0 + gradient_magnitude(M.tn, px) ** 2)
-    capn = np.minimum(np.float32(0.3) * sn, M.tn)
-    env = M.env * fn
+    sn = np.sqrt(1.0 + gradient_magnitude(field_maps.nucleus_half_thickness_um, px) ** 2)
+    capn = np.minimum(np.float32(0.3) * sn, field_maps.nucleus_half_thickness_um)
+    env = field_maps.envelope * fn
     if (env > 0).any():
         ge = gmap.get("nuclear_envelope")
-        cv.layer("nuclear_envelope", G, env, M.z1n - capn, M.z1n, gain=ge)
-        cv.layer("nuclear_envelope", G, env, M.z0n, M.z0n + capn, gain=ge)
+        canvas.layer(
+            "nuclear_envelope",
+            region,
+            env,
+            field_maps.nucleus_top_um - capn,
+            field_maps.nucleus_top_um,
+            gain=ge,
+        )
+        canvas.layer(
+            "nuclear_envelope",
+            region,
+            env,
+            field_maps.nucleus_bottom_um,
+            field_maps.nucleus_bottom_um + capn,
+            gain=ge,
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -193,25 +243,30 @@ def render_bodies_and_nuclei(cv, M, gmap):
 # ---------------------------------------------------------------------------------------
 
 
-def masks_and_cells(cv, M, drawn) -> list[CellInfo]:
+def masks_and_cells(canvas, field_maps, drawn) -> list[CellInfo]:
     """Instance masks (2D footprints or 3D volumes) and the CellInfo list."""
-    px = cv.px
-    cm2 = np.where(M.f >= 0.5, M.owner, 0).astype(np.int32)
-    nm2 = np.where((M.fn >= 0.5) & (cm2 > 0), M.owner, 0).astype(np.int32)
-    if cv.is3d:
-        zc = cv.zc[:, None, None]
-        h = np.float32(0.5 * cv.dz)
+    px = canvas.px
+    cm2 = np.where(field_maps.footprint >= 0.5, field_maps.owner, 0).astype(np.int32)
+    nm2 = np.where((field_maps.nucleus >= 0.5) & (cm2 > 0), field_maps.owner, 0).astype(np.int32)
+    if canvas.is3d:
+        zc = canvas.zc[:, None, None]
+        h = np.float32(0.5 * canvas.dz)
 
         def inside(z0, z1):
             return (np.minimum(z1, zc + h) - np.maximum(z0, zc - h)) >= h
 
-        cv.cell_mask = np.where(inside(M.z0c, M.z1c), cm2, 0).astype(np.int32)
-        cv.nucleus_mask = np.where(inside(M.z0n, M.z1n) & (cv.cell_mask > 0), nm2, 0).astype(
-            np.int32
-        )
+        canvas.cell_mask = np.where(
+            inside(field_maps.cell_bottom_um, field_maps.cell_top_um), cm2, 0
+        ).astype(np.int32)
+        canvas.nucleus_mask = np.where(
+            inside(field_maps.nucleus_bottom_um, field_maps.nucleus_top_um)
+            & (canvas.cell_mask > 0),
+            nm2,
+            0,
+        ).astype(np.int32)
     else:
-        cv.cell_mask = cm2
-        cv.nucleus_mask = nm2
+        canvas.cell_mask = cm2
+        canvas.nucleus_mask = nm2
     n_id = max([pl.id for pl, _ in drawn], default=0) + 1
     yy = np.arange(cm2.shape[0], dtype=np.float64)[:, None] * px
     xx = np.arange(cm2.shape[1], dtype=np.float64)[None, :] * px

@@ -9,16 +9,16 @@ import numpy as np
 from coursekit.microscope.specimen.constants import CROSS_SECTION_UM2
 
 
-def values_on_owned(cv, M, arr, y, x, cid):
+def values_on_owned(canvas, field_maps, arr, y, x, cid):
     """Values of the field map ``arr`` at points (um) on pixels owned by cell ``cid`` (per
     point); 0 elsewhere and outside the field."""
-    Y, X = cv.YX
-    px = cv.px
+    Y, X = canvas.YX
+    px = canvas.px
     iy = np.rint(y / px).astype(np.intp)
     ix = np.rint(x / px).astype(np.intp)
     ok = (iy >= 0) & (iy < Y) & (ix >= 0) & (ix < X)
     flat = np.where(ok, iy * X + ix, 0)
-    ok &= M.owner.ravel()[flat] == cid
+    ok &= field_maps.owner.ravel()[flat] == cid
     return np.where(ok, arr.ravel()[flat], np.float32(0.0))
 
 
@@ -27,9 +27,9 @@ def deferred_rows(entries, k):
     return np.concatenate([np.atleast_1d(e[1][k]) for e in entries])
 
 
-def trace_deferred(cv, M):
+def trace_deferred(canvas, field_maps):
     """Trace the thin structures whose parameters the cells drew (all cells at once)."""
-    d = cv._defer
+    d = canvas._defer
     # -- mitochondria -------------------------------------------------------------------
     ent = d.pop("mito", None)
     if ent:
@@ -41,10 +41,10 @@ def trace_deferred(cv, M):
         xx = np.cumsum(step[:, None] * np.cos(th), axis=1)
         yy += (y0 - 0.5 * yy[:, -1])[:, None]
         xx += (x0 - 0.5 * xx[:, -1])[:, None]
-        keep = values_on_owned(cv, M, M.f, yy, xx, cid[:, None]) > 0.5
+        keep = values_on_owned(canvas, field_maps, field_maps.footprint, yy, xx, cid[:, None]) > 0.5
         rows = np.broadcast_to(np.arange(yy.shape[0])[:, None], yy.shape)[keep]
         vol = (step * CROSS_SECTION_UM2["mitochondria"])[rows]
-        cv.add_points("mitochondria", yy[keep], xx[keep], z[rows], vol, gm[rows] * vol)
+        canvas.add_points("mitochondria", yy[keep], xx[keep], z[rows], vol, gm[rows] * vol)
     # -- astral microtubules ------------------------------------------------------------
     ent = d.pop("astral", None)
     if ent:
@@ -70,14 +70,21 @@ def trace_deferred(cv, M):
         y = cy[:, None] + np.cumsum(step * np.sin(th), axis=1)
         x = cx[:, None] + np.cumsum(step * np.cos(th), axis=1)
         valid = np.arange(mmax)[None, :] < lens[:, None]
-        inside = (values_on_owned(cv, M, M.f, y, x, cid[:, None]) > 0.45) & valid
+        inside = (
+            values_on_owned(canvas, field_maps, field_maps.footprint, y, x, cid[:, None]) > 0.45
+        ) & valid
         alive = np.logical_and.accumulate(inside, axis=1)
         rows = np.broadcast_to(np.arange(N)[:, None], y.shape)[alive]
         ya, xa = y[alive], x[alive]
-        zm = np.maximum(values_on_owned(cv, M, M.zmid, ya, xa, cid[rows]), np.float32(0.2))
+        zm = np.maximum(
+            values_on_owned(
+                canvas, field_maps, field_maps.microtubule_height_um, ya, xa, cid[rows]
+            ),
+            np.float32(0.2),
+        )
         z = np.where(usemap[rows], zm, zc[rows])
         vol = np.float32(step * CROSS_SECTION_UM2["microtubules"])
-        cv.add_points("microtubules", ya, xa, z, vol, gain[rows] * vol)
+        canvas.add_points("microtubules", ya, xa, z, vol, gain[rows] * vol)
     # -- stress fibres, with focal adhesions at their ends ------------------------------
     ent = d.pop("fibre", None)
     if ent:
@@ -97,8 +104,10 @@ def trace_deferred(cv, M):
         x = cx_[:, None] + np.cos(th)[:, None] * t
         valid = np.arange(mmax)[None, :] < lens[:, None]
         cidc = cid[:, None]
-        inside = valid & (values_on_owned(cv, M, M.f, y, x, cidc) > 0.5)
-        inside &= values_on_owned(cv, M, M.rb, y, x, cidc) < 0.93
+        inside = valid & (
+            values_on_owned(canvas, field_maps, field_maps.footprint, y, x, cidc) > 0.5
+        )
+        inside &= values_on_owned(canvas, field_maps, field_maps.body_rho, y, x, cidc) < 0.93
         has = inside.any(axis=1)
         first = np.argmax(inside, axis=1)
         last = mmax - 1 - np.argmax(inside[:, ::-1], axis=1)
@@ -112,7 +121,7 @@ def trace_deferred(cv, M):
         vol = (step * CROSS_SECTION_UM2["stress_fibre"] * thick)[rows]
         # stress fibres are the brightest actin structures (bundles of many filaments)
         gf = (1.6 * ga * np.minimum(thick, 1.0))[rows]
-        cv.add_points("actin", y[sel], x[sel], zf[rows], vol, gf * vol)
+        canvas.add_points("actin", y[sel], x[sel], zf[rows], vol, gf * vol)
         hasfa = np.repeat(np.array([e[1][8] is not None for e in ent]), rep)
         r = np.nonzero(ok & hasfa)[0]
         if r.size:
@@ -125,7 +134,7 @@ def trace_deferred(cv, M):
             the = np.concatenate([th[r], th[r] + math.pi])
             ln = np.concatenate([fa_len[r, 0], fa_len[r, 1]])
             gg = np.concatenate([gfa[r] * br[r, 0], gfa[r] * br[r, 1]])
-            cv.defer("fa", 0, (ye, xe, the, ln, gg))
+            canvas.defer("fa", 0, (ye, xe, the, ln, gg))
     # -- focal adhesions ----------------------------------------------------------------
     ent = d.pop("fa", None)
     if ent:
@@ -138,11 +147,11 @@ def trace_deferred(cv, M):
             (length / (k - 1) * CROSS_SECTION_UM2["focal_adhesions"])[:, None], y.shape
         )
         w = vol * gn[:, None]
-        cv.add_points("focal_adhesions", y.ravel(), x.ravel(), 0.1, vol.ravel(), w.ravel())
+        canvas.add_points("focal_adhesions", y.ravel(), x.ravel(), 0.1, vol.ravel(), w.ravel())
     # -- nucleoli (2D) ---------------------------------------------------------------------
     ent = d.pop("nucleolus", None)
     if ent:
-        trace_nucleoli_2d(cv, M, [e[1] for e in ent])
+        trace_nucleoli_2d(canvas, field_maps, [e[1] for e in ent])
     # -- label-only puncta ----------------------------------------------------------------
     ent = d.pop("spots", None)
     if ent:
@@ -151,15 +160,15 @@ def trace_deferred(cv, M):
             by_lab.setdefault(lab, []).append(e)
         for lab, es in by_lab.items():
             y, x, z, wl = (np.concatenate([e[k] for e in es]).astype(np.float32) for k in range(4))
-            cv._pts.setdefault(lab, []).append((y, x, z, None, wl))
+            canvas._pts.setdefault(lab, []).append((y, x, z, None, wl))
     d.clear()
 
 
-def trace_nucleoli_2d(cv, M, ent):
+def trace_nucleoli_2d(canvas, field_maps, ent):
     """2D: draw every cell's nucleoli at once, on windows padded to a common size; each
     entry is (field window, the cell's nucleus footprint over it, parameters)."""
-    px = cv.px
-    Y, X = cv.YX
+    px = canvas.px
+    Y, X = canvas.YX
     K = len(ent)
     H = max(e[0][0].stop - e[0][0].start for e in ent)
     W = max(e[0][1].stop - e[0][1].start for e in ent)
@@ -192,19 +201,19 @@ def trace_nucleoli_2d(cv, M, ent):
     rbp = rb * np.float32(1.0 / px)
     fl = np.clip((1.0 - rl) * rbp + 0.5, 0.0, 1.0) * fn
     tl = rz * np.sqrt(np.clip(1.0 - rl2, 0.0, 1.0))
-    gl = cv.noise("granular").ravel()[flat]
+    gl = canvas.noise("granular").ravel()[flat]
     lvl = np.float32(0.85) * (1.0 - fade)
     dl = fl * (lvl + np.float32(0.12) * gl)
     # the layer between zl - tl and zl + tl, seen by the focal slab (as Canvas.layers)
-    h = 0.5 * cv.slab
-    ov = np.minimum(zl + tl, np.float32(cv.focus + h)) - np.maximum(
-        zl - tl, np.float32(cv.focus - h)
+    h = 0.5 * canvas.slab
+    ov = np.minimum(zl + tl, np.float32(canvas.focus + h)) - np.maximum(
+        zl - tl, np.float32(canvas.focus - h)
     )
-    np.clip(ov, 0.0, cv.slab, out=ov)
-    val = dl * ov * np.float32(1.0 / cv.slab)
+    np.clip(ov, 0.0, canvas.slab, out=ov)
+    val = dl * ov * np.float32(1.0 / canvas.slab)
     pth = fl * lvl * (2.0 * tl)
     maps = [val, pth]
-    if "nucleoli" in cv.lab:
+    if "nucleoli" in canvas.lab:
         maps += [val * gain, pth * gain]
     sel = ok & (fl > 0)
     idx = flat[sel]
@@ -215,16 +224,16 @@ def trace_nucleoli_2d(cv, M, ent):
         np.concatenate([m_[sel] for m_ in maps]),
         minlength=nm * S,
     ).reshape(nm, Y, X)
-    cv.acc["nucleoli"] += out[0]
-    cv.path["nucleoli"] += out[1]
+    canvas.acc["nucleoli"] += out[0]
+    canvas.path["nucleoli"] += out[1]
     if nm == 4:
-        cv.lab["nucleoli"] += out[2]
-        cv.lab_path["nucleoli"] += out[3]
+        canvas.lab["nucleoli"] += out[2]
+        canvas.lab_path["nucleoli"] += out[3]
     # nucleoli exclude chromatin; a rim of perinucleolar chromatin around them
-    rl3 = np.sqrt(rl2 + ((np.float32(cv.focus) - zl) / rz) ** 2)
+    rl3 = np.sqrt(rl2 + ((np.float32(canvas.focus) - zl) / rz) ** 2)
     ex = np.clip((1.0 - rl3) * rbp + 0.5, 0.0, 1.0) * (1.0 - fade)
     rim = np.exp(-(((rl3 - 1.0) * rb * np.float32(1 / 0.35)) ** 2)) * (rl3 > 1.0)
     okf = np.broadcast_to(ok, (K, H, W))
     fi = flat[okf]
-    np.maximum.at(M.excl.ravel(), fi, ex[okf].astype(np.float32))
-    np.maximum.at(M.nrim.ravel(), fi, rim[okf].astype(np.float32))
+    np.maximum.at(field_maps.nucleolus_exclusion.ravel(), fi, ex[okf].astype(np.float32))
+    np.maximum.at(field_maps.perinucleolar_rim.ravel(), fi, rim[okf].astype(np.float32))
