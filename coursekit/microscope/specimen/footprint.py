@@ -307,9 +307,18 @@ def neurite_footprint(cell, canvas):
     cell.rho = np.minimum(np.minimum(cell.rho, rho_n), rho_c)
 
 
-def rounded_heights(cell, f, rz, zc, px):
-    hh = rz * np.sqrt(np.clip(1.0 - cell.rho * cell.rho, 0.0, 1.0))
-    z1c = np.where(f > 0, np.maximum(zc + hh, 0.3), 0.0).astype(np.float32)
-    z0c = np.where(f > 0, np.clip(zc - hh, 0.0, None), 0.0).astype(np.float32)
-    z0c = np.maximum(np.minimum(z0c, z1c - 0.2), 0.0)
-    return z0c, z1c
+# a rounded cell's top is at least 0.3 um high and 0.2 um above its bottom (a look)
+ROUNDED_MIN_TOP_UM = 0.3
+ROUNDED_MIN_THICKNESS_UM = 0.2
+
+
+def rounded_heights(cell, footprint, radius_um, center_z_um):
+    """Bottom and top (um) of a sphere of ``radius_um`` centred ``center_z_um`` above the
+    coverslip, cut by the coverslip, over a rounded cell's box."""
+    half = radius_um * np.sqrt(np.clip(1.0 - cell.rho * cell.rho, 0.0, 1.0))
+    inside = footprint > 0
+    top = np.where(inside, np.maximum(center_z_um + half, ROUNDED_MIN_TOP_UM), 0.0)
+    top = top.astype(np.float32)
+    bottom = np.where(inside, np.clip(center_z_um - half, 0.0, None), 0.0).astype(np.float32)
+    bottom = np.maximum(np.minimum(bottom, top - ROUNDED_MIN_THICKNESS_UM), 0.0)
+    return bottom, top
