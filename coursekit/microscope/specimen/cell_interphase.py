@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from coursekit.microscope.specimen.constants import CROSS_SECTION_UM2
+from coursekit.microscope.specimen.footprint import NEURITE_STEP_UM
 from coursekit.microscope.specimen.geometry import lookup_in_box, soft_inside
 from coursekit.microscope.specimen.maps import INTERPHASE_DNA_LEVEL, nucleus_geometry, put_nucleus
 from coursekit.microscope.specimen.organelles import (
@@ -77,7 +78,6 @@ NEURITE_MICROTUBULE_HEIGHT_UM = 0.55
 NEURITE_MITO_SPACING_UM = 4.0
 NEURITE_MITO_LENGTH_UM = (0.8, 2.0)
 NEURITE_MITO_HEIGHT_UM = 0.5
-NEURITE_STEP_UM = 0.5  # the polyline step of neurite_paths
 CONE_ADHESIONS = 3
 CONE_ADHESION_REACH_UM = 1.6
 CONE_ADHESION_LENGTH_UM = (0.6, 1.2)

@@ -137,124 +137,171 @@ class SubBox:
         self.x_um = cell.x_um[:, ix0:ix1]
 
 
-def neurite_paths(rng, ct, cy, cx, a, b, angle, s):
-    """Polylines (um) of a neuron's neurites and the tips' positions and directions."""
-    n = int(rng.integers(ct.neurites[0], ct.neurites[1] + 1))
+# -- footprints (a look unless stated) ----------------------------------------------------
+SPREAD_ASPECT_SIGMA = 0.12  # cell-to-cell spread of the aspect ratio (log)
+OUTLINE_ORDER = 6  # outline harmonics up to this order
+PROPHASE_ROUNDING = (0.88, 0.95)  # prophase: the long and short axes shrink (rounding up)
+# colony cells reach past their neighbours by 35 % and are carved by them (pass 1 gives
+# every pixel to the nearest cell), which packs them like an epithelium
+COLONY_REACH = 1.35
+BOX_SLACK = 1.05  # the box covers the outline's harmonics plus two pixels
+BOX_HARMONIC_REACH = 2.5
+NEURITE_BOX_MARGIN_UM = 4.0
+SPREAD_HEIGHT_REACH = 1.3  # the box's planes reach 1.3 cell heights plus 1 um
+BOX_Z_MARGIN_UM = 1.0
+# rounded cells (radius CellType.rounded_radius_um)
+DEAD_SHRINK = 0.6  # a dead cell shrinks to 60 % of the rounded radius
+DEAD_BLEBS = (10, 0.10)  # outline harmonics: order and amplitude (blebbing)
+MITOTIC_OUTLINE = (4, 0.02)  # nearly round
+ANAPHASE_ELONGATION = (0.25, 0.08)  # long axis + first * progress, short - second * progress
+TELOPHASE_LOBE = 0.8  # daughter lobes of 0.8 radii...
+TELOPHASE_LOBE_OFFSET = (0.58, 0.2)  # ...apart by (first + second * progress) radii
+ROUNDED_BOX_REACH = 1.3
+ROUNDED_HEIGHT_REACH = 2.2  # the box's planes reach 2.2 radii plus 1 um
+# pixels go to the cell with the smallest rho * priority: rounded cells win over their
+# spread neighbours (they sit on top of them)
+ROUNDED_PRIORITY = 0.55
+# -- neurites: traced in 0.5 um steps, lengths log-normal (spread 0.35), turning 0.1 rad
+# per step, half of them branching once at 0.7 rad
+NEURITE_STEP_UM = 0.5
+NEURITE_ANGLE_SD = 0.5
+NEURITE_LENGTH_SIGMA = 0.35
+NEURITE_TURN_SD = 0.10
+NEURITE_START = 0.9  # neurites start just inside the soma outline
+NEURITE_BRANCH_PROBABILITY = 0.5
+NEURITE_BRANCH_ANGLE = 0.7
+NEURITE_BRANCH_LENGTH = 0.45
+# growth cones: ellipses of 1.3 x 2.4 um, 1.2 um beyond the tip (a look; growth cones
+# are a few micrometres across)
+CONE_OFFSET_UM = 1.2
+CONE_SEMI_AXES_UM = (1.3, 2.4)
+CONE_WINDOW_UM = 3.5
+
+
+def neurite_paths(rng, profile, center_y_um, center_x_um, semi_a, semi_b, angle, scale):
+    """Polylines (um) of a neuron's neurites starting on the soma outline (semi-axes
+    ``semi_a``, ``semi_b`` at ``angle``), and the tips' positions and directions."""
+    n = int(rng.integers(profile.neurites[0], profile.neurites[1] + 1))
     base = rng.uniform(0, 2 * math.pi)
     paths = []
     tips = []
-    step = 0.5
+    step = NEURITE_STEP_UM
     for i in range(n):
-        alpha = base + 2 * math.pi * i / max(n, 1) + 0.5 * rng.standard_normal()
-        length = ct.neurite_length_um * s * math.exp(0.35 * rng.standard_normal())
+        alpha = base + 2 * math.pi * i / max(n, 1) + NEURITE_ANGLE_SD * rng.standard_normal()
+        length = (
+            profile.neurite_length_um
+            * scale
+            * math.exp(NEURITE_LENGTH_SIGMA * rng.standard_normal())
+        )
         m = max(int(length / step), 4)
-        th = alpha + np.cumsum(0.10 * rng.standard_normal(m))
+        direction = alpha + np.cumsum(NEURITE_TURN_SD * rng.standard_normal(m))
         # start on the soma outline
         c, si = math.cos(alpha - angle), math.sin(alpha - angle)
-        r0 = 0.9 / math.sqrt((c / a) ** 2 + (si / b) ** 2)
-        y0 = cy + r0 * math.sin(alpha)
-        x0 = cx + r0 * math.cos(alpha)
-        py = y0 + np.cumsum(step * np.sin(th))
-        pxs = x0 + np.cumsum(step * np.cos(th))
-        paths.append((py, pxs, th))
-        tips.append((py[-1], pxs[-1], th[-1]))
-        if rng.uniform() < 0.5:  # a branch
+        r0 = NEURITE_START / math.sqrt((c / semi_a) ** 2 + (si / semi_b) ** 2)
+        y0 = center_y_um + r0 * math.sin(alpha)
+        x0 = center_x_um + r0 * math.cos(alpha)
+        path_y = y0 + np.cumsum(step * np.sin(direction))
+        path_x = x0 + np.cumsum(step * np.cos(direction))
+        paths.append((path_y, path_x, direction))
+        tips.append((path_y[-1], path_x[-1], direction[-1]))
+        if rng.uniform() < NEURITE_BRANCH_PROBABILITY:  # a branch
             k = int(rng.integers(m // 3, max(m // 3 + 1, 2 * m // 3)))
-            m2 = max(int(0.45 * m), 4)
-            th2 = th[k] + rng.choice([-1.0, 1.0]) * 0.7 + np.cumsum(0.1 * rng.standard_normal(m2))
-            py2 = py[k] + np.cumsum(step * np.sin(th2))
-            px2 = pxs[k] + np.cumsum(step * np.cos(th2))
-            paths.append((py2, px2, th2))
-            tips.append((py2[-1], px2[-1], th2[-1]))
+            m2 = max(int(NEURITE_BRANCH_LENGTH * m), 4)
+            branch = (
+                direction[k]
+                + rng.choice([-1.0, 1.0]) * NEURITE_BRANCH_ANGLE
+                + np.cumsum(NEURITE_TURN_SD * rng.standard_normal(m2))
+            )
+            branch_y = path_y[k] + np.cumsum(step * np.sin(branch))
+            branch_x = path_x[k] + np.cumsum(step * np.cos(branch))
+            paths.append((branch_y, branch_x, branch))
+            tips.append((branch_y[-1], branch_x[-1], branch[-1]))
     return paths, tips
 
 
-def cell_geometry(plan: CellPlan, canvas: Canvas):
-    """Pass 1: the cell's box and its footprint metric ``rho`` (< 1 inside)."""
-    ct = CELL_TYPES[plan.cell_type]
-    cell = CellGeometry(plan, ct, rng_for(*plan.seed))
+def cell_geometry(plan: CellPlan, canvas: Canvas) -> CellGeometry | None:
+    """Pass 1: the cell's box and its footprint metric ``rho`` (< 1 inside); None when
+    the cell misses the field."""
+    profile = CELL_TYPES[plan.cell_type]
+    cell = CellGeometry(plan, profile, rng_for(*plan.seed))
     rng = cell.rng
     cy, cx = plan.center_um
-    s = plan.scale
-    st = plan.state
-    p = plan.progress
-    cell.neurites = None
-    if st in ("interphase", "prophase"):
-        a = 0.5 * ct.diameter_um * s
-        asp = max(1.0, ct.aspect * math.exp(0.12 * rng.standard_normal()))
-        b = a / asp
-        if st == "prophase":  # rounding up begins
-            a *= 0.88
-            b *= 0.95
-        if ct.colony:  # packed: each cell reaches past its neighbours and gets carved
-            a *= 1.35
-            b *= 1.35
-        harm = outline_harmonics(rng, 6, ct.irregularity)
+    scale = plan.scale
+    state = plan.state
+    progress = plan.progress
+    if state in ("interphase", "prophase"):
+        semi_a = 0.5 * profile.diameter_um * scale
+        aspect = max(1.0, profile.aspect * math.exp(SPREAD_ASPECT_SIGMA * rng.standard_normal()))
+        semi_b = semi_a / aspect
+        if state == "prophase":  # rounding up begins
+            semi_a *= PROPHASE_ROUNDING[0]
+            semi_b *= PROPHASE_ROUNDING[1]
+        if profile.colony:  # packed: each cell reaches past its neighbours and gets carved
+            semi_a *= COLONY_REACH
+            semi_b *= COLONY_REACH
+        harmonics = outline_harmonics(rng, OUTLINE_ORDER, profile.irregularity)
         cell.kind = "spread"
-        cell.semi_major_um, cell.semi_minor_um, cell.angle, cell.harmonics = a, b, plan.angle, harm
-        ext = a * (1.05 + 2.5 * ct.irregularity) + 2 * canvas.px
+        cell.semi_major_um, cell.semi_minor_um = semi_a, semi_b
+        cell.angle, cell.harmonics = plan.angle, harmonics
+        ext = semi_a * (BOX_SLACK + BOX_HARMONIC_REACH * profile.irregularity) + 2 * canvas.px
         lo_y, hi_y, lo_x, hi_x = cy - ext, cy + ext, cx - ext, cx + ext
-        if ct.neurites[1] > 0 and st == "interphase":
-            paths, tips = neurite_paths(rng, ct, cy, cx, a, b, plan.angle, s)
-            cell.neurites = (paths, tips, ct.neurite_width_um * math.sqrt(s))
+        if profile.neurites[1] > 0 and state == "interphase":
+            paths, tips = neurite_paths(rng, profile, cy, cx, semi_a, semi_b, plan.angle, scale)
+            cell.neurites = (paths, tips, profile.neurite_width_um * math.sqrt(scale))
             allp = np.concatenate([np.stack([q[0], q[1]], 1) for q in paths], 0)
-            lo_y = min(lo_y, allp[:, 0].min() - 4)
-            hi_y = max(hi_y, allp[:, 0].max() + 4)
-            lo_x = min(lo_x, allp[:, 1].min() - 4)
-            hi_x = max(hi_x, allp[:, 1].max() + 4)
-        z_hi = ct.height_um * math.sqrt(s) * 1.3 + 1.0
-        cell.semi_minor_px = b / canvas.px
+            lo_y = min(lo_y, allp[:, 0].min() - NEURITE_BOX_MARGIN_UM)
+            hi_y = max(hi_y, allp[:, 0].max() + NEURITE_BOX_MARGIN_UM)
+            lo_x = min(lo_x, allp[:, 1].min() - NEURITE_BOX_MARGIN_UM)
+            hi_x = max(hi_x, allp[:, 1].max() + NEURITE_BOX_MARGIN_UM)
+        z_hi = profile.height_um * math.sqrt(scale) * SPREAD_HEIGHT_REACH + BOX_Z_MARGIN_UM
+        cell.semi_minor_px = semi_b / canvas.px
     else:
-        R = ct.rounded_radius_um * s
-        cell.kind = st
+        radius = profile.rounded_radius_um * scale
+        cell.kind = state
         cell.angle = plan.spindle_angle
-        if st == "dead":
-            R *= 0.6
-            cell.harmonics = outline_harmonics(rng, 10, 0.10)  # blebs
-            cell.semi_major_um = cell.semi_minor_um = R
-        elif st == "metaphase":
-            cell.harmonics = outline_harmonics(rng, 4, 0.02)
-            cell.semi_major_um = cell.semi_minor_um = R
-        elif st == "anaphase":
-            cell.harmonics = outline_harmonics(rng, 4, 0.02)
-            cell.semi_major_um = R * (1 + 0.25 * p)
-            cell.semi_minor_um = R * (1 - 0.08 * p)
+        if state == "dead":
+            radius *= DEAD_SHRINK
+            cell.harmonics = outline_harmonics(rng, *DEAD_BLEBS)  # blebs
+            cell.semi_major_um = cell.semi_minor_um = radius
+        elif state == "metaphase":
+            cell.harmonics = outline_harmonics(rng, *MITOTIC_OUTLINE)
+            cell.semi_major_um = cell.semi_minor_um = radius
+        elif state == "anaphase":
+            cell.harmonics = outline_harmonics(rng, *MITOTIC_OUTLINE)
+            cell.semi_major_um = radius * (1 + ANAPHASE_ELONGATION[0] * progress)
+            cell.semi_minor_um = radius * (1 - ANAPHASE_ELONGATION[1] * progress)
         else:  # telophase: two lobes joined by a narrowing neck
             cell.harmonics = None
-            cell.lobe_radius_um = 0.8 * R
-            cell.lobe_offset_um = R * (0.58 + 0.2 * p)
+            cell.lobe_radius_um = TELOPHASE_LOBE * radius
+            cell.lobe_offset_um = radius * (
+                TELOPHASE_LOBE_OFFSET[0] + TELOPHASE_LOBE_OFFSET[1] * progress
+            )
             cell.semi_major_um = cell.lobe_offset_um + cell.lobe_radius_um
             cell.semi_minor_um = cell.lobe_radius_um
-        cell.rounded_radius_um = R
-        ext = max(cell.semi_major_um, cell.semi_minor_um) * 1.3 + 2 * canvas.px
+        cell.rounded_radius_um = radius
+        ext = max(cell.semi_major_um, cell.semi_minor_um) * ROUNDED_BOX_REACH + 2 * canvas.px
         lo_y, hi_y, lo_x, hi_x = cy - ext, cy + ext, cx - ext, cx + ext
-        z_hi = 2.2 * R + 1.0
+        z_hi = ROUNDED_HEIGHT_REACH * radius + BOX_Z_MARGIN_UM
         cell.semi_minor_px = cell.semi_minor_um / canvas.px
     if not set_box(cell, canvas, lo_y, hi_y, lo_x, hi_x, z_hi):
         return None
     y, x = cell.y_um, cell.x_um
     if cell.kind == "telophase":
         ca, sa = math.cos(cell.angle), math.sin(cell.angle)
-        r1, u1, v1 = ellipse_rho(
-            y,
-            x,
-            cy + cell.lobe_offset_um * sa,
-            cx + cell.lobe_offset_um * ca,
-            cell.lobe_radius_um,
-            cell.lobe_radius_um,
-            0.0,
-        )
-        r2, _, _ = ellipse_rho(
-            y,
-            x,
-            cy - cell.lobe_offset_um * sa,
-            cx - cell.lobe_offset_um * ca,
-            cell.lobe_radius_um,
-            cell.lobe_radius_um,
-            0.0,
-        )
-        cell.rho_lobes = (r1, r2)
-        cell.rho = np.minimum(r1, r2)
+        lobes = []
+        for sign in (1.0, -1.0):
+            rho, _, _ = ellipse_rho(
+                y,
+                x,
+                cy + sign * cell.lobe_offset_um * sa,
+                cx + sign * cell.lobe_offset_um * ca,
+                cell.lobe_radius_um,
+                cell.lobe_radius_um,
+                0.0,
+            )
+            lobes.append(rho)
+        cell.rho_lobes = tuple(lobes)
+        cell.rho = np.minimum(lobes[0], lobes[1])
         _, cell.u_um, cell.v_um = ellipse_rho(y, x, cy, cx, 1.0, 1.0, cell.angle)
     else:
         cell.rho, cell.u_um, cell.v_um = ellipse_rho(
@@ -263,7 +310,7 @@ def cell_geometry(plan: CellPlan, canvas: Canvas):
     cell.rho_body = cell.rho
     if cell.neurites is not None:
         neurite_footprint(cell, canvas)
-    cell.priority = 1.0 if cell.kind == "spread" else 0.55
+    cell.priority = 1.0 if cell.kind == "spread" else ROUNDED_PRIORITY
     return cell
 
 
@@ -274,11 +321,11 @@ def neurite_footprint(cell, canvas):
     bh, bw = cell.y_um.shape[0], cell.x_um.shape[1]
     sig = max(0.5 * width / px / 1.5, 0.6)
     acc = np.zeros(bh * bw, np.float64)
-    ds = 0.5 / px
+    ds = NEURITE_STEP_UM / px
     wt = ds * math.sqrt(2 * math.pi) * sig
-    for py, pxs, _ in paths:
-        fy = py / px - cell.row0
-        fx = pxs / px - cell.col0
+    for path_y, path_x, _ in paths:
+        fy = path_y / px - cell.row0
+        fx = path_x / px - cell.col0
         iy = np.floor(fy).astype(int)
         ix = np.floor(fx).astype(int)
         ty, tx = fy - iy, fx - ix
@@ -292,15 +339,15 @@ def neurite_footprint(cell, canvas):
     rho_n = dist_px * px / (0.5 * width)
     rho_c = np.full_like(rho_n, 10.0)
     cones = []
-    for ty_, tx_, th in tips:
-        ccy = ty_ + 1.2 * math.sin(th)
-        ccx = tx_ + 1.2 * math.cos(th)
-        sub = SubBox(cell, canvas, ccy, ccx, 3.5)
+    for tip_y, tip_x, direction in tips:
+        ccy = tip_y + CONE_OFFSET_UM * math.sin(direction)
+        ccx = tip_x + CONE_OFFSET_UM * math.cos(direction)
+        sub = SubBox(cell, canvas, ccy, ccx, CONE_WINDOW_UM)
         if sub.empty:
             continue
-        r, _, _ = ellipse_rho(sub.y_um, sub.x_um, ccy, ccx, 1.3, 2.4, th)
+        r, _, _ = ellipse_rho(sub.y_um, sub.x_um, ccy, ccx, *CONE_SEMI_AXES_UM, direction)
         rho_c[sub.local] = np.minimum(rho_c[sub.local], r)
-        cones.append((ccy, ccx, th))
+        cones.append((ccy, ccx, direction))
     cell.rho_neurite = rho_n
     cell.rho_cone = rho_c
     cell.cones = cones

@@ -9,6 +9,42 @@ from coursekit.microscope.specimen.constants import LABEL_EXTRAS
 from coursekit.microscope.specimen.geometry import gradient_magnitude
 from coursekit.microscope.specimen.maps import FieldBox
 
+# Proportions of the rendering; all a look (chosen against bright-field, phase and
+# fluorescence images) unless stated.
+# -- the cell column
+EDGE_GAIN = 1.3  # lateral membrane: the footprint's gradient (per pixel) times this
+CONTACT_MEMBRANE = 0.8  # membrane density where two cells touch
+CYTOPLASM_LEVEL = 0.92  # mean cytoplasm density, with a granular texture of 0.05
+CYTOPLASM_TEXTURE = 0.05
+ER_TUBULE_WIDTH = 0.28  # of the ER texture's standard deviation: thin tubules
+ER_NETWORK_MEAN = 0.23  # mean of the network pattern exp(-(t / 0.28) ** 2)
+LATERAL_CORTEX = 0.9
+# the cortex label is patchy: a log-normal pattern of spread 0.9 (the mean stays 1
+# because 0.5 * 0.9 ** 2 is subtracted), at 0.55 of the cortex density
+CORTEX_PATCHINESS = 0.9
+CORTEX_LABEL = 0.55
+SHELL_UM = 0.35  # the apical and basal membrane shells (along the surface normal)
+APICAL_CORTEX = 0.35
+BASAL_CORTEX = 0.25
+JUNCTION_DEPTH_UM = (2.2, 0.7)  # the apical junctional belt: this far below the top
+GROWTH_CONE_ACTIN_UM = 0.45  # thickness of the growth cones' actin mesh
+# -- the nucleus: chromatin 0.35 to 0.65 of the DNA increment in interphase (see DELTA_N)
+ENVELOPE_RIM_SHARPNESS = 2.0  # peripheral heterochromatin: a rim ~0.5 um thick
+CHROMATIN_FINE = 0.11  # texture amplitudes
+CHROMATIN_COARSE = 0.08
+CHROMATIN_RIM = 0.2
+NUCLEOLUS_EXCLUSION = 0.85  # nucleoli displace most chromatin
+PERINUCLEOLAR_CHROMATIN = 0.15
+CHROMOSOME_THREAD_WIDTH = 0.55  # condensing chromatin threads (prophase, telophase)
+THREAD_BACKGROUND = 0.12
+THREAD_LEVEL = 0.88
+CHROMOSOME_KNOBS = (0.8, 0.3, 0.4)  # mitotic chromosomes: level, texture, minimum
+DEAD_CHROMATIN = (0.92, 0.08)  # pyknotic fragments: level and texture
+MIN_CHROMATIN = 0.03
+CHROMATIN_MEAN_EXTRA = 0.1  # the projected mean is above the level (rim, texture)
+PERICHROMOSOMAL_NUCLEOLI = 0.25  # fibrillarin coating mitotic chromosomes (label only)
+ENVELOPE_SHELL_UM = 0.3
+
 
 def cell_contacts(owner):
     """Pixels on a boundary between two different cells."""
@@ -60,21 +96,23 @@ def render_bodies_and_nuclei(canvas, field_maps, gmap):
     f, z0c, z1c = field_maps.footprint, field_maps.cell_bottom_um, field_maps.cell_top_um
     # lateral membrane: the outline of the footprint and the contacts between cells
     gy, gx = np.gradient(f)
-    edge = np.sqrt(gy * gy + gx * gx) * np.float32(1.3)
-    edge = np.maximum(edge, np.float32(0.8) * cell_contacts(field_maps.owner))
+    edge = np.sqrt(gy * gy + gx * gx) * np.float32(EDGE_GAIN)
+    edge = np.maximum(edge, np.float32(CONTACT_MEMBRANE) * cell_contacts(field_maps.owner))
     np.clip(edge, 0.0, 1.0, out=edge)
     thick = np.clip(z1c - z0c, 0.0, np.inf)
     # -- the cell column: cytoplasm, ER, lateral membrane and cortex ------------------
     gran = tex("granular")
     d_c = f * field_maps.cytoplasm
-    dm_c = d_c * np.float32(0.92)
-    d_c = d_c * (np.float32(0.92) + np.float32(0.05) * gran)
-    net = np.exp(-((tex("er") * np.float32(1 / 0.28)) ** 2))
+    dm_c = d_c * np.float32(CYTOPLASM_LEVEL)
+    d_c = d_c * (np.float32(CYTOPLASM_LEVEL) + np.float32(CYTOPLASM_TEXTURE) * gran)
+    net = np.exp(-((tex("er") * np.float32(1 / ER_TUBULE_WIDTH)) ** 2))
     d_er = f * np.clip(
         field_maps.er_base + field_maps.er_network * net + field_maps.er_sheet, 0.0, 1.0
     )
     dm_er = f * (
-        field_maps.er_base + np.float32(0.23) * field_maps.er_network + field_maps.er_sheet
+        field_maps.er_base
+        + np.float32(ER_NETWORK_MEAN) * field_maps.er_network
+        + field_maps.er_sheet
     )
     cyto_extra = {
         lab: gmap[lab] * np.float32(LABEL_EXTRAS[lab]["diffuse"])
@@ -82,7 +120,7 @@ def render_bodies_and_nuclei(canvas, field_maps, gmap):
         if LABEL_EXTRAS[lab]["compartment"] == "cytoplasm" and LABEL_EXTRAS[lab]["diffuse"] > 0
     }
     actin_lat = (
-        np.clip(np.float32(0.9) * field_maps.cortex_actin * edge, -np.inf, 1.0)
+        np.clip(np.float32(LATERAL_CORTEX) * field_maps.cortex_actin * edge, -np.inf, 1.0)
         + field_maps.ring_actin * f
     )
     # the cortex is as dense as drawn, but its fluorescence is patchy (label only: local
@@ -90,8 +128,11 @@ def render_bodies_and_nuclei(canvas, field_maps, gmap):
     ga = gmap.get("actin")
     ga_cortex = None
     if ga is not None:
-        patch = np.exp(np.float32(0.9) * tex("chromatin_coarse") - np.float32(0.405))
-        ga_cortex = {"actin": np.float32(0.55) * ga * patch}
+        patch = np.exp(
+            np.float32(CORTEX_PATCHINESS) * tex("chromatin_coarse")
+            - np.float32(0.5 * CORTEX_PATCHINESS**2)
+        )
+        ga_cortex = {"actin": np.float32(CORTEX_LABEL) * ga * patch}
     canvas.layers(
         region,
         z0c,
@@ -105,30 +146,44 @@ def render_bodies_and_nuclei(canvas, field_maps, gmap):
     )
     # -- apical and basal shells: membrane and the cortex under it --------------------
     s_top = np.sqrt(1.0 + gradient_magnitude(z1c, px) ** 2)
-    cap = np.minimum(np.float32(0.35) * s_top, thick)
+    cap = np.minimum(np.float32(SHELL_UM) * s_top, thick)
     canvas.layers(
         region,
         z1c - cap,
         z1c,
         [
             ("membrane", f, gmap.get("membrane"), None, None, None),
-            ("actin", np.float32(0.35) * field_maps.cortex_actin * f, None, None, None, ga_cortex),
+            (
+                "actin",
+                np.float32(APICAL_CORTEX) * field_maps.cortex_actin * f,
+                None,
+                None,
+                None,
+                ga_cortex,
+            ),
         ],
     )
     s_bot = np.sqrt(1.0 + gradient_magnitude(z0c, px) ** 2)
-    capb = np.minimum(np.float32(0.35) * s_bot, thick)
+    capb = np.minimum(np.float32(SHELL_UM) * s_bot, thick)
     canvas.layers(
         region,
         z0c,
         z0c + capb,
         [
             ("membrane", f, gmap.get("membrane"), None, None, None),
-            ("actin", np.float32(0.25) * field_maps.cortex_actin * f, None, None, None, ga_cortex),
+            (
+                "actin",
+                np.float32(BASAL_CORTEX) * field_maps.cortex_actin * f,
+                None,
+                None,
+                None,
+                ga_cortex,
+            ),
         ],
     )
     if (field_maps.junction_actin > 0).any():
-        lo = np.maximum(z1c - 2.2, z0c)
-        hi = np.maximum(z1c - 0.7, z0c)
+        lo = np.maximum(z1c - JUNCTION_DEPTH_UM[0], z0c)
+        hi = np.maximum(z1c - JUNCTION_DEPTH_UM[1], z0c)
         canvas.layers(
             region,
             lo,
@@ -142,7 +197,7 @@ def render_bodies_and_nuclei(canvas, field_maps, gmap):
             region,
             field_maps.growth_cone,
             z0,
-            z0 + np.float32(0.45),
+            z0 + np.float32(GROWTH_CONE_ACTIN_UM),
             gain=gmap.get("actin"),
         )
     # -- nuclei: chromatin texture, condensed chromosomes, dead fragments -------------
@@ -172,26 +227,48 @@ def render_bodies_and_nuclei(canvas, field_maps, gmap):
         + ((zz - field_maps.nucleus_center_z_um) / field_maps.nucleus_half_height_um) ** 2
     )
     rim = np.exp(
-        -((np.clip(1.0 - rho3, 0, None) * field_maps.nucleus_semi_minor_um * np.float32(2.0)) ** 2)
+        -(
+            (
+                np.clip(1.0 - rho3, 0, None)
+                * field_maps.nucleus_semi_minor_um
+                * np.float32(ENVELOPE_RIM_SHARPNESS)
+            )
+            ** 2
+        )
     ) * (rho3 <= 1.0)
     tf = tex("chromatin")
-    d = field_maps.dna_level + np.float32(0.11) * tf + np.float32(0.08) * tex("chromatin_coarse")
-    d += np.float32(0.2) * rim
-    d = d * (1.0 - np.float32(0.85) * excl) + np.float32(0.15) * nrim
+    d = (
+        field_maps.dna_level
+        + np.float32(CHROMATIN_FINE) * tf
+        + np.float32(CHROMATIN_COARSE) * tex("chromatin_coarse")
+    )
+    d += np.float32(CHROMATIN_RIM) * rim
+    d = (
+        d * (1.0 - np.float32(NUCLEOLUS_EXCLUSION) * excl)
+        + np.float32(PERINUCLEOLAR_CHROMATIN) * nrim
+    )
     if (field_maps.condense > 0).any():
-        threads = np.exp(-((tex("chromosome") * np.float32(1 / 0.55)) ** 2))
+        threads = np.exp(-((tex("chromosome") * np.float32(1 / CHROMOSOME_THREAD_WIDTH)) ** 2))
         d = (1.0 - field_maps.condense) * d + field_maps.condense * (
-            np.float32(0.12) + np.float32(0.88) * threads
+            np.float32(THREAD_BACKGROUND) + np.float32(THREAD_LEVEL) * threads
         )
     special = (field_maps.plate > 0) | (field_maps.dead > 0)
     if special.any():
-        knob = np.clip(np.float32(0.8) + np.float32(0.3) * tex("chromosome"), 0.4, 1.0)
-        dead_d = np.clip(np.float32(0.92) + np.float32(0.08) * tf, 0.0, 1.0)
+        knob = np.clip(
+            np.float32(CHROMOSOME_KNOBS[0]) + np.float32(CHROMOSOME_KNOBS[1]) * tex("chromosome"),
+            CHROMOSOME_KNOBS[2],
+            1.0,
+        )
+        dead_d = np.clip(
+            np.float32(DEAD_CHROMATIN[0]) + np.float32(DEAD_CHROMATIN[1]) * tf, 0.0, 1.0
+        )
         d = np.where(field_maps.plate > 0, knob, d)
         d = np.where(field_maps.dead > 0, dead_d, d)
-    d = np.clip(d, 0.03, 1.0) * fn
+    d = np.clip(d, MIN_CHROMATIN, 1.0) * fn
     dmean = fn * np.where(
-        special, field_maps.dna_level, field_maps.dna_level + 0.1 + 0.1 * field_maps.condense
+        special,
+        field_maps.dna_level,
+        field_maps.dna_level + CHROMATIN_MEAN_EXTRA + CHROMATIN_MEAN_EXTRA * field_maps.condense,
     )
     normal = fn * (1.0 - field_maps.plate) * (1.0 - field_maps.dead)
     nuc_extra = {
@@ -211,12 +288,19 @@ def render_bodies_and_nuclei(canvas, field_maps, gmap):
     if "nucleoli" in gmap and (field_maps.plate > 0).any():
         # fibrillarin coats mitotic chromosomes (the perichromosomal layer): label only
         entries.append(
-            (None, d * field_maps.plate, None, None, None, {"nucleoli": 0.25 * gmap["nucleoli"]})
+            (
+                None,
+                d * field_maps.plate,
+                None,
+                None,
+                None,
+                {"nucleoli": PERICHROMOSOMAL_NUCLEOLI * gmap["nucleoli"]},
+            )
         )
     canvas.layers(region, field_maps.nucleus_bottom_um, field_maps.nucleus_top_um, entries)
     # the nuclear envelope: thin shells on the top and bottom surfaces of the nucleus
     sn = np.sqrt(1.0 + gradient_magnitude(field_maps.nucleus_half_thickness_um, px) ** 2)
-    capn = np.minimum(np.float32(0.3) * sn, field_maps.nucleus_half_thickness_um)
+    capn = np.minimum(np.float32(ENVELOPE_SHELL_UM) * sn, field_maps.nucleus_half_thickness_um)
     env = field_maps.envelope * fn
     if (env > 0).any():
         ge = gmap.get("nuclear_envelope")

@@ -7,6 +7,30 @@ import math
 import numpy as np
 
 from coursekit.microscope.specimen.constants import CROSS_SECTION_UM2
+from coursekit.microscope.specimen.organelles import (
+    ASTRAL_STEP_UM,
+    NUCLEOLUS_DENSITY,
+    NUCLEOLUS_TEXTURE,
+    PERINUCLEOLAR_RIM_UM,
+)
+
+# Stress fibres are traced in 0.25 um steps across 2.6 times the cell's nominal half
+# length, kept where they lie on the cell's own footprint (> 0.5) inside its body
+# (rho < 0.93, not in a neurite or the outermost rim), trimmed by 0.6 um at both ends, and
+# dropped when shorter than 2 um; as bundles of many filaments they are 1.6 times as
+# bright as the rest of the actin (a look).
+FIBRE_STEP_UM = 0.25
+FIBRE_REACH = 2.6
+FIBRE_BODY_RHO_MAX = 0.93
+FIBRE_END_TRIM_UM = 0.6
+FIBRE_MIN_LENGTH_UM = 2.0
+FIBRE_BRIGHTNESS = 1.6
+# astral microtubules grow while the footprint stays above 0.45, at least 0.2 um high
+MICROTUBULE_FOOTPRINT_MIN = 0.45
+MIN_MICROTUBULE_HEIGHT_UM = 0.2
+# focal adhesions: 7 points along each plaque, 0.1 um above the glass (Geiger et al. 2009)
+ADHESION_POINTS = 7
+ADHESION_HEIGHT_UM = 0.1
 
 
 def values_on_owned(canvas, field_maps, arr, y, x, cid):
@@ -48,7 +72,7 @@ def trace_deferred(canvas, field_maps):
     # -- astral microtubules ------------------------------------------------------------
     ent = d.pop("astral", None)
     if ent:
-        step = 0.35
+        step = ASTRAL_STEP_UM
         ns = [len(e[1][4]) for e in ent]
         ms = [e[1][5].shape[1] for e in ent]
         mmax = max(ms)
@@ -71,7 +95,8 @@ def trace_deferred(canvas, field_maps):
         x = cx[:, None] + np.cumsum(step * np.cos(th), axis=1)
         valid = np.arange(mmax)[None, :] < lens[:, None]
         inside = (
-            values_on_owned(canvas, field_maps, field_maps.footprint, y, x, cid[:, None]) > 0.45
+            values_on_owned(canvas, field_maps, field_maps.footprint, y, x, cid[:, None])
+            > MICROTUBULE_FOOTPRINT_MIN
         ) & valid
         alive = np.logical_and.accumulate(inside, axis=1)
         rows = np.broadcast_to(np.arange(N)[:, None], y.shape)[alive]
@@ -80,7 +105,7 @@ def trace_deferred(canvas, field_maps):
             values_on_owned(
                 canvas, field_maps, field_maps.microtubule_height_um, ya, xa, cid[rows]
             ),
-            np.float32(0.2),
+            np.float32(MIN_MICROTUBULE_HEIGHT_UM),
         )
         z = np.where(usemap[rows], zm, zc[rows])
         vol = np.float32(step * CROSS_SECTION_UM2["microtubules"])
@@ -88,10 +113,10 @@ def trace_deferred(canvas, field_maps):
     # -- stress fibres, with focal adhesions at their ends ------------------------------
     ent = d.pop("fibre", None)
     if ent:
-        step = 0.25
+        step = FIBRE_STEP_UM
         ns = [len(e[1][0]) for e in ent]
         rep = np.array(ns)
-        ms = np.array([int(2.6 * e[1][3] / step) + 1 for e in ent])
+        ms = np.array([int(FIBRE_REACH * e[1][3] / step) + 1 for e in ent])
         mmax = int(ms.max())
         cid = np.repeat(np.array([e[0] for e in ent], np.int32), rep)
         a = np.repeat(np.array([e[1][3] for e in ent]), rep)
@@ -99,7 +124,7 @@ def trace_deferred(canvas, field_maps):
         cy_, cx_, th, thick, zf = (deferred_rows(ent, k) for k in (0, 1, 2, 4, 6))
         fa_len = np.concatenate([e[1][5] for e in ent])
         ga = np.repeat(np.array([e[1][7] for e in ent]), rep)
-        t = np.arange(mmax)[None, :] * step - 1.3 * a[:, None]
+        t = np.arange(mmax)[None, :] * step - 0.5 * FIBRE_REACH * a[:, None]
         y = cy_[:, None] + np.sin(th)[:, None] * t
         x = cx_[:, None] + np.cos(th)[:, None] * t
         valid = np.arange(mmax)[None, :] < lens[:, None]
@@ -107,20 +132,23 @@ def trace_deferred(canvas, field_maps):
         inside = valid & (
             values_on_owned(canvas, field_maps, field_maps.footprint, y, x, cidc) > 0.5
         )
-        inside &= values_on_owned(canvas, field_maps, field_maps.body_rho, y, x, cidc) < 0.93
+        inside &= (
+            values_on_owned(canvas, field_maps, field_maps.body_rho, y, x, cidc)
+            < FIBRE_BODY_RHO_MAX
+        )
         has = inside.any(axis=1)
         first = np.argmax(inside, axis=1)
         last = mmax - 1 - np.argmax(inside[:, ::-1], axis=1)
-        trim = int(0.6 / step)
+        trim = int(FIBRE_END_TRIM_UM / step)
         first = first + trim
         last = last - trim
-        ok = has & (last - first > int(2.0 / step))
+        ok = has & (last - first > int(FIBRE_MIN_LENGTH_UM / step))
         idx = np.arange(mmax)[None, :]
         sel = ok[:, None] & (idx >= first[:, None]) & (idx <= last[:, None])
         rows = np.broadcast_to(np.arange(y.shape[0])[:, None], y.shape)[sel]
         vol = (step * CROSS_SECTION_UM2["stress_fibre"] * thick)[rows]
         # stress fibres are the brightest actin structures (bundles of many filaments)
-        gf = (1.6 * ga * np.minimum(thick, 1.0))[rows]
+        gf = (FIBRE_BRIGHTNESS * ga * np.minimum(thick, 1.0))[rows]
         canvas.add_points("actin", y[sel], x[sel], zf[rows], vol, gf * vol)
         hasfa = np.repeat(np.array([e[1][8] is not None for e in ent]), rep)
         r = np.nonzero(ok & hasfa)[0]
@@ -139,7 +167,7 @@ def trace_deferred(canvas, field_maps):
     ent = d.pop("fa", None)
     if ent:
         y_end, x_end, th, length, gn = (deferred_rows(ent, k) for k in range(5))
-        k = 7
+        k = ADHESION_POINTS
         tt = np.linspace(0, 1, k)[None, :] * length[:, None]
         y = y_end[:, None] - np.sin(th)[:, None] * tt
         x = x_end[:, None] - np.cos(th)[:, None] * tt
@@ -147,7 +175,9 @@ def trace_deferred(canvas, field_maps):
             (length / (k - 1) * CROSS_SECTION_UM2["focal_adhesions"])[:, None], y.shape
         )
         w = vol * gn[:, None]
-        canvas.add_points("focal_adhesions", y.ravel(), x.ravel(), 0.1, vol.ravel(), w.ravel())
+        canvas.add_points(
+            "focal_adhesions", y.ravel(), x.ravel(), ADHESION_HEIGHT_UM, vol.ravel(), w.ravel()
+        )
     # -- nucleoli (2D) ---------------------------------------------------------------------
     ent = d.pop("nucleolus", None)
     if ent:
@@ -202,8 +232,8 @@ def trace_nucleoli_2d(canvas, field_maps, ent):
     fl = np.clip((1.0 - rl) * rbp + 0.5, 0.0, 1.0) * fn
     tl = rz * np.sqrt(np.clip(1.0 - rl2, 0.0, 1.0))
     gl = canvas.noise("granular").ravel()[flat]
-    lvl = np.float32(0.85) * (1.0 - fade)
-    dl = fl * (lvl + np.float32(0.12) * gl)
+    lvl = np.float32(NUCLEOLUS_DENSITY) * (1.0 - fade)
+    dl = fl * (lvl + np.float32(NUCLEOLUS_TEXTURE) * gl)
     # the layer between zl - tl and zl + tl, seen by the focal slab (as Canvas.layers)
     h = 0.5 * canvas.slab
     ov = np.minimum(zl + tl, np.float32(canvas.focus + h)) - np.maximum(
@@ -232,7 +262,7 @@ def trace_nucleoli_2d(canvas, field_maps, ent):
     # nucleoli exclude chromatin; a rim of perinucleolar chromatin around them
     rl3 = np.sqrt(rl2 + ((np.float32(canvas.focus) - zl) / rz) ** 2)
     ex = np.clip((1.0 - rl3) * rbp + 0.5, 0.0, 1.0) * (1.0 - fade)
-    rim = np.exp(-(((rl3 - 1.0) * rb * np.float32(1 / 0.35)) ** 2)) * (rl3 > 1.0)
+    rim = np.exp(-(((rl3 - 1.0) * rb * np.float32(1 / PERINUCLEOLAR_RIM_UM)) ** 2)) * (rl3 > 1.0)
     okf = np.broadcast_to(ok, (K, H, W))
     fi = flat[okf]
     np.maximum.at(field_maps.nucleolus_exclusion.ravel(), fi, ex[okf].astype(np.float32))
