@@ -28,7 +28,7 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
 
-from coursekit._validation import check_choice, check_positive
+from coursekit._validation import check_choice, check_int, check_positive
 from coursekit.microscope import optics
 from coursekit.microscope.camera import Camera, _record_channels
 from coursekit.microscope.specimen import (
@@ -265,14 +265,6 @@ def _check_delta_n(delta_n) -> dict[str, float]:
     return dn
 
 
-def _check_int(value, name, minimum=1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _pad_len(n: int, margin: int) -> int:
     """A padded length >= n + 2 * margin that FFTs handle fast."""
     if margin <= 0:
@@ -462,7 +454,7 @@ def simulate_field(
         raise ValueError(
             "modality 'dic' is only available for 2D fields; use 'brightfield' or 'phase_contrast'"
         )
-    n_pl = _check_int(n_planes, "n_planes")
+    n_pl = check_int(n_planes, "n_planes", minimum=1)
     step = check_positive(defocus_step_um, "defocus_step_um", allow_zero=True)
     px = check_positive(pixel_size_um, "pixel_size_um")
     dz = check_positive(z_step_um, "z_step_um")
@@ -474,7 +466,7 @@ def simulate_field(
     t_ph = check_positive(transmitted_photons, "transmitted_photons")
     bg = check_positive(background_photons, "background_photons", allow_zero=True)
     hz = check_positive(haze, "haze", allow_zero=True)
-    margin = _check_int(margin_px, "margin_px", minimum=0)
+    margin = check_int(margin_px, "margin_px", minimum=0)
     check_choice(shot_noise, "shot_noise", ("poisson", "gaussian"))
     cam = Camera() if camera is None else camera
     if not isinstance(cam, Camera):
@@ -570,7 +562,7 @@ def simulate_field(
         del ri
     img = np.clip(img[(slice(None), *crop)], 0.0, None)
     img *= np.float32(t_ph)
-    frame = _check_int(frame, "frame", minimum=0)
+    frame = check_int(frame, "frame", minimum=0)
 
     # -- fluorescence ------------------------------------------------------------------
     # every label's expected photons in one stack (C, Y, X) or (C, Z, Y, X), cropped

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from coursekit._validation import check_choice, check_positive
+from coursekit._validation import check_choice, check_int, check_positive
 from coursekit.microscope.specimen.canvas import Canvas
 from coursekit.microscope.specimen.cell_dead import draw_dead_cell
 from coursekit.microscope.specimen.cell_interphase import draw_spread_cell
@@ -132,9 +132,7 @@ def build_specimen(
         raise TypeError(f"seed: expected a non-negative integer, got {seed!r}")
     drop = set()
     for c in drop_cells:
-        if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
-            raise TypeError(f"drop_cells: expected integer cell ids, got {c!r}")
-        drop.add(int(c))
+        drop.add(check_int(c, "drop_cells (cell ids)"))
     if field_um is None:
         field_um = (shp[-2] * px, shp[-1] * px)
     if plans is None:

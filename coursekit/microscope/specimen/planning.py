@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from coursekit._validation import check_choice
+from coursekit._validation import check_choice, check_int
 from coursekit.microscope.specimen.cell_types import CELL_TYPES, CellType
 from coursekit.microscope.specimen.cells import CellPlan
 from coursekit.microscope.specimen.constants import DEFAULT_STATE_PROBABILITIES, STATES
@@ -152,10 +152,7 @@ def plan_cells(
     st_cdf /= st_cdf[-1]
     area = H * W
     if n_cells is not None:
-        if isinstance(n_cells, bool) or not isinstance(n_cells, (int, np.integer)):
-            raise TypeError(f"n_cells: expected an integer, got {n_cells!r}")
-        if n_cells < 0:
-            raise ValueError(f"n_cells: expected a non-negative integer, got {n_cells}")
+        n_cells = check_int(n_cells, "n_cells", minimum=0)
         counts = [
             n_cells // len(names) + (1 if i < n_cells % len(names) else 0)
             for i in range(len(names))
