@@ -12,16 +12,40 @@ from coursekit.microscope.specimen.geometry import bandpass_noise, blur_xy, is_d
 
 
 class Canvas:
-    """Accumulates structure densities and label intensities on a 2D or 3D grid."""
+    """Accumulates structure densities and label intensities on a 2D or 3D grid.
 
-    def __init__(self, shape, px, dz, focus, slab, coverslip, labels, seed, shift_um=(0.0, 0.0)):
+    Attributes
+    ----------
+    px, dz : float
+        Pixel size and plane spacing (um).
+    focus, slab : float
+        2D: the focal plane's height above the coverslip and the focal slab's thickness.
+    coverslip : float
+        3D: the coverslip lies this far above plane 0; ``zc`` are the planes' heights.
+    acc, path, lab, lab_path : dict of str to ndarray
+        Structure densities, their 2D path lengths, label intensities and their 2D path
+        integrals (``path`` and ``lab_path`` are None in 3D).
+    """
+
+    def __init__(
+        self,
+        shape,
+        pixel_size_um,
+        z_step_um,
+        focus_um,
+        slab_um,
+        coverslip_um,
+        labels,
+        seed,
+        shift_um=(0.0, 0.0),
+    ):
         self.shape = tuple(shape)
         self.is3d = len(shape) == 3
-        self.px = float(px)
-        self.dz = float(dz)
-        self.focus = float(focus)
-        self.slab = float(slab)
-        self.coverslip = float(coverslip)
+        self.px = float(pixel_size_um)
+        self.dz = float(z_step_um)
+        self.focus = float(focus_um)
+        self.slab = float(slab_um)
+        self.coverslip = float(coverslip_um)
         self.labels = tuple(labels)
         self.seed = int(seed)
         self.YX = self.shape[-2:]
@@ -88,20 +112,35 @@ class Canvas:
         return n[cell.box]
 
     # -- layers -----------------------------------------------------------------------
-    def layer(self, struct, cell, d, z0, z1, *, gain=None, label=None, d_mean=None, extra=None):
-        """Add density ``d`` between heights ``z0`` and ``z1`` (um) over the cell's box.
+    def layer(
+        self,
+        struct,
+        cell,
+        density,
+        bottom_um,
+        top_um,
+        *,
+        gain=None,
+        label=None,
+        d_mean=None,
+        extra=None,
+    ):
+        """Add ``density`` between heights ``bottom_um`` and ``top_um`` over the cell's box.
 
         ``struct`` may be None for a label-only layer; ``label`` defaults to ``struct``
-        and receives ``d * gain``. ``extra`` maps more labels to gains (label-only copies of
-        the same layer, e.g. the unbound pools of several proteins in the cytoplasm). ``d``
-        may vary with height (3D arrays over the cell's planes; evaluated at the focal plane
-        in 2D); ``d_mean`` is its mean along z (used for the 2D path length).
+        and receives ``density * gain``. ``extra`` maps more labels to gains (label-only
+        copies of the same layer, e.g. the unbound pools of several proteins in the
+        cytoplasm). ``density`` may vary with height (3D arrays over the cell's planes;
+        evaluated at the focal plane in 2D); ``d_mean`` is its mean along z (used for the
+        2D path length).
         """
-        self.layers(cell, z0, z1, [(struct, d, gain, label, d_mean, extra)])
+        self.layers(cell, bottom_um, top_um, [(struct, density, gain, label, d_mean, extra)])
 
-    def layers(self, cell, z0, z1, entries):
-        """Several layers sharing one height range: ``(struct, d, gain, label, d_mean,
-        extra)`` tuples as in :meth:`layer` (the overlap with the grid is computed once)."""
+    def layers(self, cell, bottom_um, top_um, entries):
+        """Several layers sharing one height range: ``(struct, density, gain, label,
+        d_mean, extra)`` tuples as in :meth:`layer` (the overlap with the grid is computed
+        once)."""
+        z0, z1 = bottom_um, top_um
         sl = cell.box
         if self.is3d:
             zc = self.zc[cell.planes][:, None, None]
