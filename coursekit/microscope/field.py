@@ -18,30 +18,38 @@ blurred by the 3D PSF.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import scipy.fft as sfft
-from scipy import ndimage
 
 from coursekit._validation import check_choice, check_int, check_positive
-from coursekit.microscope import optics
+from coursekit.microscope import imaging, optics
 from coursekit.microscope.camera import Camera, _record_channels
 from coursekit.microscope.specimen import (
     DELTA_N,
     LABELS,
     STRUCTURES,
-    _blur_xy,
-    _check_labels,
-    _check_shape,
     build_specimen,
 )
+from coursekit.microscope.specimen import (
+    check_labels as _check_labels,
+)
+from coursekit.microscope.specimen import (
+    check_shape as _check_shape,
+)
 
-__all__ = ["Field", "simulate_field", "MODALITIES", "DEFAULT_PHOTONS"]
+__all__ = [
+    "Field",
+    "simulate_field",
+    "MODALITIES",
+    "DEFAULT_PHOTONS",
+    "OpticsSettings",
+    "IlluminationSettings",
+    "RecordingSettings",
+]
 
 MODALITIES = ("brightfield", "phase_contrast", "dic")
 
@@ -66,10 +74,6 @@ DEFAULT_PHOTONS = {
 EMISSION_UM = {lab: 0.52 for lab in LABELS}
 EMISSION_UM["dna"] = 0.46
 EMISSION_UM["dead"] = 0.62
-
-# Weak absorption, proportional to the optical path difference (dense material also absorbs
-# a little), so that bright field is not exactly zero-contrast in focus.
-_ABSORPTION_PER_PHASE = 0.02
 
 
 @dataclass(eq=False, repr=False)
@@ -229,6 +233,57 @@ class Field:
 
 
 # ---------------------------------------------------------------------------------------
+# Settings: the keywords of simulate_field, grouped as a reader looks for them
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpticsSettings:
+    """The microscope: sampling, wavelengths, apertures, the transmitted-light technique
+    and its focal planes. Filled from :func:`simulate_field`'s keywords (see there)."""
+
+    modality: str
+    n_planes: int
+    defocus_step_um: float
+    pixel_size_um: float
+    z_step_um: float
+    wavelength_um: float
+    na_objective: float
+    na_condenser: float
+    na_fluorescence: float
+    n_medium: float
+    n_illumination: int
+
+    @property
+    def defocus_um(self) -> list[float]:
+        """2D fields: the transmitted-light planes' defocus, centred on focus (um)."""
+        n = self.n_planes
+        return [float((k - (n - 1) / 2) * self.defocus_step_um) for k in range(n)]
+
+    def psf_sigmas_um(self, label: str) -> tuple[float, float]:
+        """``(sigma_z, sigma_xy)`` of the fluorescence PSF of ``label``'s fluorophore."""
+        return optics.fluorescence_psf_sigmas(
+            EMISSION_UM[label], self.na_fluorescence, self.n_medium
+        )
+
+
+@dataclass(frozen=True)
+class IlluminationSettings:
+    """The light: transmitted-light and fluorescence photon budgets, background, haze."""
+
+    transmitted_photons: float
+    photons: dict  # label -> photons per pixel at intensity 1
+    background_photons: float
+    haze: float
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    """The camera and its noise: which camera, how shot noise is drawn, which frame."""
+
+    camera: Camera
+    shot_noise: str
+    frame: int
 
 
 def _check_per_label(value, name, labels, default) -> dict[str, float]:
@@ -265,52 +320,54 @@ def _check_delta_n(delta_n) -> dict[str, float]:
     return dn
 
 
-def _pad_len(n: int, margin: int) -> int:
-    """A padded length >= n + 2 * margin that FFTs handle fast."""
-    if margin <= 0:
-        return n
-    return sfft.next_fast_len(n + 2 * margin, real=True)
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"seed: expected a non-negative integer, got {seed!r}")
+    return int(seed)
 
 
-@functools.lru_cache(maxsize=16)
-def _haze_ops(n: int, sigma_px: float, lo: int, hi: int, k: int = 4):
-    """Matrices of the separable haze along one axis of length ``n``: ``D`` (nb, n) the
-    mean over blocks of ``k`` pixels (the last block padded by repeating the edge) and
-    ``B`` (hi - lo, nb) the Gaussian blur of the blocks (``sigma_px / k``, nearest edges,
-    truncated at 3 sigma) followed by linear interpolation from the block centres back to
-    the pixels ``lo:hi``."""
-    nb = -(-n // k)
-    D = np.zeros((nb, n))
-    D[np.arange(n) // k, np.arange(n)] = 1.0 / k
-    D[nb - 1, n - 1] += (nb * k - n) / k
-    G = ndimage.gaussian_filter1d(np.eye(nb), sigma_px / k, axis=0, mode="nearest", truncate=3.0)
-    pos = (np.arange(n) + 0.5) / k - 0.5
-    i0 = np.clip(np.floor(pos).astype(int), 0, nb - 1)
-    i1 = np.minimum(i0 + 1, nb - 1)
-    w = np.clip(pos - i0, 0.0, 1.0)
-    W = np.zeros((n, nb))
-    np.add.at(W, (np.arange(n), i0), 1.0 - w)
-    np.add.at(W, (np.arange(n), i1), w)
-    D32 = D.astype(np.float32)
-    B32 = (W @ G)[lo:hi].astype(np.float32)
-    D32.setflags(write=False)
-    B32.setflags(write=False)
-    return D32, B32
+def _check_optics(modality, ndim, **values) -> OpticsSettings:
+    check_choice(modality, "modality", MODALITIES)
+    if ndim == 3 and modality == "dic":
+        raise ValueError(
+            "modality 'dic' is only available for 2D fields; use 'brightfield' or 'phase_contrast'"
+        )
+    na_objective = check_positive(values["na_objective"], "na_objective")
+    na_fluorescence = values["na_fluorescence"]
+    return OpticsSettings(
+        modality=modality,
+        n_planes=check_int(values["n_planes"], "n_planes", minimum=1),
+        defocus_step_um=check_positive(
+            values["defocus_step_um"], "defocus_step_um", allow_zero=True
+        ),
+        pixel_size_um=check_positive(values["pixel_size_um"], "pixel_size_um"),
+        z_step_um=check_positive(values["z_step_um"], "z_step_um"),
+        wavelength_um=check_positive(values["wavelength_um"], "wavelength_um"),
+        na_objective=na_objective,
+        na_condenser=check_positive(values["na_condenser"], "na_condenser", allow_zero=True),
+        na_fluorescence=na_objective
+        if na_fluorescence is None
+        else check_positive(na_fluorescence, "na_fluorescence"),
+        n_medium=check_positive(values["n_medium"], "n_medium"),
+        n_illumination=values["n_illumination"],  # checked by the optics
+    )
 
 
-def _haze(img, sigma_px, crop=None):
-    """Wide Gaussian blur over the last two axes of a smooth image (or a stack of them),
-    computed on 4 x 4 blocks and interpolated back (the blur is far wider than a block);
-    only the pixels ``crop`` (a pair of slices) when given. Separable: four small matrix
-    products."""
-    Y, X = img.shape[-2:]
-    if crop is None:
-        crop = (slice(0, Y), slice(0, X))
-    Dy, By = _haze_ops(Y, float(sigma_px), crop[0].start, crop[0].stop)
-    Dx, Bx = _haze_ops(X, float(sigma_px), crop[1].start, crop[1].stop)
-    a = np.asarray(img, np.float32)
-    sm = np.matmul(Dy, np.matmul(a, Dx.T))
-    return np.matmul(By, np.matmul(sm, Bx.T))
+def _check_recording(camera, shot_noise, frame) -> RecordingSettings:
+    check_choice(shot_noise, "shot_noise", ("poisson", "gaussian"))
+    cam = Camera() if camera is None else camera
+    if not isinstance(cam, Camera):
+        raise TypeError(
+            f"camera: expected a coursekit.microscope.camera.Camera, got {type(cam).__name__}"
+        )
+    return RecordingSettings(
+        camera=cam, shot_noise=shot_noise, frame=check_int(frame, "frame", minimum=0)
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# simulate_field
+# ---------------------------------------------------------------------------------------
 
 
 def simulate_field(
@@ -447,174 +504,196 @@ def simulate_field(
     True
     """
     shp = _check_shape(shape)
-    check_choice(modality, "modality", MODALITIES)
     labs = _check_labels(labels)
-    is3d = len(shp) == 3
-    if is3d and modality == "dic":
-        raise ValueError(
-            "modality 'dic' is only available for 2D fields; use 'brightfield' or 'phase_contrast'"
-        )
-    n_pl = check_int(n_planes, "n_planes", minimum=1)
-    step = check_positive(defocus_step_um, "defocus_step_um", allow_zero=True)
-    px = check_positive(pixel_size_um, "pixel_size_um")
-    dz = check_positive(z_step_um, "z_step_um")
-    lam = check_positive(wavelength_um, "wavelength_um")
-    na_o = check_positive(na_objective, "na_objective")
-    na_c = check_positive(na_condenser, "na_condenser", allow_zero=True)
-    na_f = na_o if na_fluorescence is None else check_positive(na_fluorescence, "na_fluorescence")
-    n_m = check_positive(n_medium, "n_medium")
-    t_ph = check_positive(transmitted_photons, "transmitted_photons")
-    bg = check_positive(background_photons, "background_photons", allow_zero=True)
-    hz = check_positive(haze, "haze", allow_zero=True)
-    margin = check_int(margin_px, "margin_px", minimum=0)
-    check_choice(shot_noise, "shot_noise", ("poisson", "gaussian"))
-    cam = Camera() if camera is None else camera
-    if not isinstance(cam, Camera):
-        raise TypeError(
-            f"camera: expected a coursekit.microscope.camera.Camera, got {type(cam).__name__}"
-        )
+    optics_settings = _check_optics(
+        modality,
+        len(shp),
+        n_planes=n_planes,
+        defocus_step_um=defocus_step_um,
+        pixel_size_um=pixel_size_um,
+        z_step_um=z_step_um,
+        wavelength_um=wavelength_um,
+        na_objective=na_objective,
+        na_condenser=na_condenser,
+        na_fluorescence=na_fluorescence,
+        n_medium=n_medium,
+        n_illumination=n_illumination,
+    )
+    light = IlluminationSettings(
+        transmitted_photons=check_positive(transmitted_photons, "transmitted_photons"),
+        photons=_check_per_label(photons, "photons", labs, DEFAULT_PHOTONS),
+        background_photons=check_positive(
+            background_photons, "background_photons", allow_zero=True
+        ),
+        haze=check_positive(haze, "haze", allow_zero=True),
+    )
+    recording = _check_recording(camera, shot_noise, frame)
     dn = _check_delta_n(delta_n)
-    ph = _check_per_label(photons, "photons", labs, DEFAULT_PHOTONS)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"seed: expected a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    seed = _check_seed(seed)
+    grid = imaging.Grid.around(shp, check_int(margin_px, "margin_px", minimum=0))
 
-    # -- the specimen, on a padded field ---------------------------------------------
-    Y, X = shp[-2:]
-    PY, PX = _pad_len(Y, margin), _pad_len(X, margin)
-    oy, ox = (PY - Y) // 2, (PX - X) // 2
-    pshape = (*shp[:-2], PY, PX)
-    crop = (slice(oy, oy + Y), slice(ox, ox + X))
-    # the fluorescence PSF (the 2D focal slab is as thick as the PSF is long)
-    psf = {lab: optics.fluorescence_psf_sigmas(EMISSION_UM[lab], na_f, n_m) for lab in labs}
-    sz_ref, _ = optics.fluorescence_psf_sigmas(0.52, na_f, n_m)
-    slab = math.sqrt(2 * math.pi) * sz_ref
-    spec = build_specimen(
-        pshape,
+    # specimen -> refractive index -> transmitted light -> fluorescence -> camera
+    specimen = _draw_specimen(
+        grid,
+        optics_settings,
         seed=seed,
         cell_types=cell_types,
         n_cells=n_cells,
         states=states,
-        pixel_size_um=px,
-        z_step_um=dz,
         focus_um=focus_um,
-        slab_um=slab,
         coverslip_um=coverslip_um,
         labels=labs,
         drop_cells=drop_cells,
         plans=plans,
-        field_um=(Y * px, X * px),
-        origin_um=(oy * px, ox * px),
+        shift_um=shift_um,
+    )
+    index = imaging.refractive_index(specimen, dn, optics_settings)
+    transmitted = imaging.transmitted_light(index, optics_settings, light.transmitted_photons, grid)
+    del index
+    # the camera records the transmitted light and every label in one pass: one stack
+    n_transmitted = transmitted.shape[0] if len(shp) == 2 else 1
+    photons_all = np.empty((n_transmitted + len(labs), *shp), np.float32)
+    photons_all[:n_transmitted] = transmitted if len(shp) == 2 else transmitted[None]
+    del transmitted
+    imaging.fluorescence(
+        specimen, labs, optics_settings, light, grid, out=photons_all[n_transmitted:]
+    )
+    clean_all, recorded_all = _record(photons_all, labs, n_transmitted, recording, seed)
+    del photons_all
+    return _assemble_field(
+        specimen,
+        grid,
+        clean_all,
+        recorded_all,
+        n_transmitted,
+        labs,
+        optics_settings=optics_settings,
+        light=light,
+        recording=recording,
+        delta_n=dn,
+        seed=seed,
+        cell_types=cell_types,
+        coverslip_um=coverslip_um,
+        margin_px=margin_px,
+        drop_cells=drop_cells,
         shift_um=shift_um,
     )
 
-    # -- transmitted light -------------------------------------------------------------
-    defocus = [float((k - (n_pl - 1) / 2) * step) for k in range(n_pl)]
-    if not is3d:
-        opl = spec.optical_path_um(dn)
-        phase = (2 * np.pi / lam) * opl
-        amp = np.exp(-_ABSORPTION_PER_PHASE * phase).astype(np.float32)
-        common = dict(
-            amplitude=amp, pixel_size_um=px, wavelength_um=lam, na_objective=na_o, n_medium=n_m
-        )
-        if modality == "brightfield":
-            img = optics.brightfield_thin(
-                phase,
-                na_condenser=na_c,
-                defocus_um=tuple(defocus),
-                n_illumination=n_illumination,
-                **common,
-            )
-        elif modality == "phase_contrast":
-            img = np.stack(
-                [optics.phase_contrast_thin(phase, defocus_um=d, **common) for d in defocus]
-            )
-        else:
-            img = np.stack(
-                [
-                    optics.dic_thin(
-                        phase,
-                        na_condenser=na_c,
-                        defocus_um=d,
-                        n_illumination=n_illumination,
-                        **common,
-                    )
-                    for d in defocus
-                ]
-            )
-    else:
-        ri = optics.refractive_index(spec.densities, dn, n_medium=n_m)
-        vox = (dz, px, px)
-        if modality == "brightfield":
-            img = optics.brightfield_stack(
-                ri,
-                voxel_size_um=vox,
-                wavelength_um=lam,
-                na_objective=na_o,
-                na_condenser=na_c,
-                n_medium=n_m,
-                n_illumination=n_illumination,
-            )
-        else:
-            img = optics.phase_contrast_stack(
-                ri, voxel_size_um=vox, wavelength_um=lam, na_objective=na_o, n_medium=n_m
-            )
-        del ri
-    img = np.clip(img[(slice(None), *crop)], 0.0, None)
-    img *= np.float32(t_ph)
-    frame = check_int(frame, "frame", minimum=0)
 
-    # -- fluorescence ------------------------------------------------------------------
-    # every label's expected photons in one stack (C, Y, X) or (C, Z, Y, X), cropped
-    nl = len(labs)
-    n0 = img.shape[0] if not is3d else 1
-    chans = np.empty((n0 + nl, *shp), np.float32)  # transmitted light, then the labels
-    chans[:n0] = img if not is3d else img[None]
-    del img
-    photons_all = chans[n0:]
-    if not is3d:  # the in-focus PSF: one blur for all labels of the same emission
-        for sxy in sorted({psf[lab][1] for lab in labs}):
-            idx = [i for i, lab in enumerate(labs) if psf[lab][1] == sxy]
-            stack = np.stack([spec.labels[labs[i]] for i in idx])
-            out = _blur_xy(stack, sxy / px, truncate=3.0)
-            photons_all[idx] = out[(slice(None), *crop)]
-    else:
-        for i, lab in enumerate(labs):
-            photons_all[i] = _blur3d(spec.labels[lab], psf[lab], (dz, px, px))[(Ellipsis, *crop)]
-    if hz > 0:  # the haze of every label at once (one wide blur of a stack)
-        far_px = 2.0 / px  # out-of-focus light spreads over a few micrometres
-        if not is3d:
-            stack = np.stack([spec.label_path_um[lab] for lab in labs])
-            stack -= np.stack([spec.labels[lab] for lab in labs]) * np.float32(slab)
-            np.clip(stack, 0.0, np.inf, out=stack)
-        else:
-            stack = np.stack([spec.labels[lab].sum(axis=0) for lab in labs])
-            stack *= np.float32(dz)
-        hazes = _haze(stack, far_px, crop)
-        hazes *= np.float32(hz)
-        photons_all += hazes if not is3d else hazes[:, None]
-    np.clip(photons_all, 0.0, np.inf, out=photons_all)
-    photons_all *= np.array([ph[lab] for lab in labs], np.float32).reshape((nl,) + (1,) * len(shp))
-    photons_all += np.float32(bg)
-    # the camera records the transmitted light and every label in one pass, each channel
-    # with its own noise stream
-    groups = [(n0, 0)] + [(1, 1 + LABELS.index(lab)) for lab in labs]
-    rngs = [(_noise_rng(seed, c, frame), n) for n, c in groups]
-    clean_all, rec_all = _record_channels(chans, cam, rngs, shot_noise=shot_noise)
-    del chans, photons_all
-    if not is3d:
-        trans_clean, trans = clean_all[:n0], rec_all[:n0]
-    else:
-        trans_clean, trans = clean_all[0], rec_all[0]
-    clean = {lab: clean_all[n0 + i] for i, lab in enumerate(labs)}
-    recorded = {lab: rec_all[n0 + i] for i, lab in enumerate(labs)}
+def _draw_specimen(grid, settings, *, seed, labels, **specimen_kwargs):
+    """The specimen on the padded grid, its cells planned for the field inside it."""
+    px = settings.pixel_size_um
+    Y, X = grid.shape[-2:]
+    oy, ox = grid.origin_px
+    return build_specimen(
+        grid.padded_shape,
+        seed=seed,
+        pixel_size_um=px,
+        z_step_um=settings.z_step_um,
+        slab_um=imaging.focal_slab_um(settings.na_fluorescence, settings.n_medium),
+        labels=labels,
+        field_um=(Y * px, X * px),
+        origin_um=(oy * px, ox * px),
+        **specimen_kwargs,
+    )
 
-    cell_mask = np.ascontiguousarray(spec.cell_mask[(Ellipsis, *crop)])
-    nucleus_mask = np.ascontiguousarray(spec.nucleus_mask[(Ellipsis, *crop)])
-    # centroids in the field's frame (the specimen was drawn with a margin)
+
+def _record(photons_all, labels, n_transmitted, recording, seed):
+    """Clean and recorded counts of every channel; each channel (the transmitted planes
+    together, then each label) draws its noise from its own stream."""
+    groups = [(n_transmitted, 0)] + [(1, 1 + LABELS.index(lab)) for lab in labels]
+    rngs = [(_noise_rng(seed, c, recording.frame), n) for n, c in groups]
+    return _record_channels(photons_all, recording.camera, rngs, shot_noise=recording.shot_noise)
+
+
+def _assemble_field(
+    specimen,
+    grid,
+    clean_all,
+    recorded_all,
+    n_transmitted,
+    labels,
+    *,
+    optics_settings,
+    light,
+    recording,
+    delta_n,
+    seed,
+    cell_types,
+    coverslip_um,
+    margin_px,
+    drop_cells,
+    shift_um,
+) -> Field:
+    """The Field: images cropped to the field, masks, cells in the field's frame and the
+    metadata that describes the simulation."""
+    shp = grid.shape
+    is3d = len(shp) == 3
+    s = optics_settings
+    px = s.pixel_size_um
+    if not is3d:
+        trans_clean, trans = clean_all[:n_transmitted], recorded_all[:n_transmitted]
+    else:
+        trans_clean, trans = clean_all[0], recorded_all[0]
+    clean = {lab: clean_all[n_transmitted + i] for i, lab in enumerate(labels)}
+    recorded = {lab: recorded_all[n_transmitted + i] for i, lab in enumerate(labels)}
+    cell_mask = np.ascontiguousarray(specimen.cell_mask[(Ellipsis, *grid.crop)])
+    nucleus_mask = np.ascontiguousarray(specimen.nucleus_mask[(Ellipsis, *grid.crop)])
+    cells = _cells_in_field(specimen.cells, cell_mask, nucleus_mask, px)
+    psf = {lab: s.psf_sigmas_um(lab) for lab in labels}
+    meta = {
+        "seed": seed,
+        "shape": shp,
+        "ndim": len(shp),
+        "cell_types": sorted({c.cell_type for c in cells}) or list(np.atleast_1d(cell_types)),
+        "modality": s.modality,
+        "pixel_size_um": px,
+        "z_step_um": s.z_step_um,
+        "defocus_um": s.defocus_um if not is3d else None,
+        "focus_um": specimen.focus_um if not is3d else None,
+        "coverslip_um": coverslip_um if is3d else None,
+        "wavelength_um": s.wavelength_um,
+        "emission_um": {lab: EMISSION_UM[lab] for lab in labels},
+        "na_objective": s.na_objective,
+        "na_condenser": s.na_condenser,
+        "na_fluorescence": s.na_fluorescence,
+        "n_medium": s.n_medium,
+        "delta_n": delta_n,
+        "psf_sigma_um": {lab: {"z": psf[lab][0], "xy": psf[lab][1]} for lab in labels},
+        "focal_slab_um": specimen.slab_um if not is3d else None,
+        "camera": recording.camera.to_dict(),
+        "photons": light.photons,
+        "transmitted_photons": light.transmitted_photons,
+        "background_photons": light.background_photons,
+        "haze": light.haze,
+        "shot_noise": recording.shot_noise,
+        "n_illumination": s.n_illumination,
+        "margin_px": int(margin_px),
+        "drop_cells": sorted(int(c) for c in drop_cells),
+        "shift_um": (float(shift_um[0]), float(shift_um[1])),
+        "frame": recording.frame,
+    }
+    return Field(
+        transmitted=np.ascontiguousarray(trans),
+        transmitted_clean=np.ascontiguousarray(trans_clean),
+        modality=s.modality,
+        recorded={k: np.ascontiguousarray(v) for k, v in recorded.items()},
+        clean={k: np.ascontiguousarray(v) for k, v in clean.items()},
+        cell_mask=cell_mask,
+        nucleus_mask=nucleus_mask,
+        cells=cells,
+        metadata=meta,
+    )
+
+
+def _cells_in_field(specimen_cells, cell_mask, nucleus_mask, px) -> list:
+    """The cells seen in the field, with centroids and areas in the field's frame (the
+    specimen was drawn with a margin)."""
+    is3d = cell_mask.ndim == 3
+    Y, X = cell_mask.shape[-2:]
     cm2 = cell_mask.max(axis=0) if is3d else cell_mask
     nm2 = nucleus_mask.max(axis=0) if is3d else nucleus_mask
-    n_id = int(max([c.id for c in spec.cells], default=0)) + 1
+    n_id = int(max([c.id for c in specimen_cells], default=0)) + 1
     yy = np.broadcast_to(np.arange(Y, dtype=np.float64)[:, None] * px, (Y, X)).ravel()
     xx = np.broadcast_to(np.arange(X, dtype=np.float64)[None, :] * px, (Y, X)).ravel()
     cc = np.bincount(cm2.ravel(), minlength=n_id)
@@ -622,7 +701,7 @@ def simulate_field(
     nc = np.bincount(nm2.ravel(), minlength=n_id)
     ny_, nx_ = (np.bincount(nm2.ravel(), w, minlength=n_id) for w in (yy, xx))
     cells = []
-    for c in spec.cells:
+    for c in specimen_cells:
         i = c.id
         if cc[i] == 0:
             continue
@@ -636,80 +715,10 @@ def simulate_field(
                 area_um2=float(cc[i] * px * px),
             )
         )
-    meta = {
-        "seed": seed,
-        "shape": shp,
-        "ndim": len(shp),
-        "cell_types": sorted({c.cell_type for c in cells}) or list(np.atleast_1d(cell_types)),
-        "modality": modality,
-        "pixel_size_um": px,
-        "z_step_um": dz,
-        "defocus_um": defocus if not is3d else None,
-        "focus_um": spec.focus_um if not is3d else None,
-        "coverslip_um": coverslip_um if is3d else None,
-        "wavelength_um": lam,
-        "emission_um": {lab: EMISSION_UM[lab] for lab in labs},
-        "na_objective": na_o,
-        "na_condenser": na_c,
-        "na_fluorescence": na_f,
-        "n_medium": n_m,
-        "delta_n": dn,
-        "psf_sigma_um": {lab: {"z": psf[lab][0], "xy": psf[lab][1]} for lab in labs},
-        "focal_slab_um": slab if not is3d else None,
-        "camera": cam.to_dict(),
-        "photons": ph,
-        "transmitted_photons": t_ph,
-        "background_photons": bg,
-        "haze": hz,
-        "shot_noise": shot_noise,
-        "n_illumination": n_illumination,
-        "margin_px": margin,
-        "drop_cells": sorted(int(c) for c in drop_cells),
-        "shift_um": (float(shift_um[0]), float(shift_um[1])),
-        "frame": frame,
-    }
-    return Field(
-        transmitted=np.ascontiguousarray(trans),
-        transmitted_clean=np.ascontiguousarray(trans_clean),
-        modality=modality,
-        recorded={k: np.ascontiguousarray(v) for k, v in recorded.items()},
-        clean={k: np.ascontiguousarray(v) for k, v in clean.items()},
-        cell_mask=cell_mask,
-        nucleus_mask=nucleus_mask,
-        cells=cells,
-        metadata=meta,
-    )
+    return cells
 
 
 def _noise_rng(seed: int, channel: int, frame: int = 0) -> np.random.Generator:
     """One independent noise stream per channel and frame (so asking for fewer labels, or
     dropping a cell, leaves the other channels' noise streams unchanged)."""
     return np.random.default_rng(np.random.SeedSequence([seed, 3, channel, frame]))
-
-
-@functools.lru_cache(maxsize=16)
-def _zblur_matrix(Z: int, sz: float, dz: float) -> np.ndarray:
-    """The axial PSF blur of ``Z`` planes as a (Z, Z) matrix: a Fourier-domain Gaussian,
-    zero-padded to avoid wrap-around between the top and bottom planes."""
-    pad = int(math.ceil(3 * sz / dz))
-    n = sfft.next_fast_len(Z + 2 * pad, real=True)
-    spec = sfft.rfft(np.eye(Z), n=n, axis=0)
-    k = np.fft.rfftfreq(n, d=dz)
-    spec *= np.exp(-2 * (np.pi * sz * k) ** 2)[:, None]
-    m = sfft.irfft(spec, n=n, axis=0)[:Z].astype(np.float32)
-    m.setflags(write=False)
-    return m
-
-
-def _blur3d(vol, sigma_um, voxel_um):
-    """3D Gaussian PSF blur: 3-tap (or Gaussian) in xy, and along z (the PSF is long:
-    several planes) one small matrix product over the planes."""
-    sz, sxy = sigma_um
-    dz, dy, dx = voxel_um
-    if dy == dx:
-        out = _blur_xy(vol, sxy / dy, truncate=3.0)
-    else:
-        out = ndimage.gaussian_filter(vol, (0, sxy / dy, sxy / dx), truncate=3.0)
-    Z = vol.shape[0]
-    m = _zblur_matrix(Z, float(sz), float(dz))
-    return np.matmul(m, out.reshape(Z, -1)).reshape(vol.shape)
