@@ -233,7 +233,7 @@ def test_bad_inputs_give_clear_errors():
         simulate_field((64, 64), seed=0, delta_n={"nucleus": 0.0})
     with pytest.raises(ValueError, match="pixel_size_um"):
         simulate_field((64, 64), seed=0, pixel_size_um=0)
-    with pytest.raises(TypeError, match="seed"):
+    with pytest.raises(ValueError, match="seed"):
         simulate_field((64, 64), seed=-1)
     f = simulate_field((32, 32), seed=0, n_cells=1, labels=("dna",))
     with pytest.raises(ValueError, match="was not simulated.*'dna'"):

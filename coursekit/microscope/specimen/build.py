@@ -53,6 +53,11 @@ def check_labels(labels) -> tuple[str, ...]:
         check_choice(lab, "label", LABELS)
         if lab not in out:
             out.append(lab)
+    if not out:
+        raise ValueError(
+            "labels: expected at least one label, got an empty sequence; choose from "
+            f"{', '.join(map(repr, LABELS))} (or pass labels=None for all of them)"
+        )
     return tuple(out)
 
 
@@ -128,8 +133,7 @@ def build_specimen(
     slab = check_positive(slab_um, "slab_um")
     cov = float(coverslip_um)
     labs = check_labels(labels)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"seed: expected a non-negative integer, got {seed!r}")
+    seed = check_int(seed, "seed", minimum=0)
     drop = set()
     for c in drop_cells:
         drop.add(check_int(c, "drop_cells (cell ids)"))
@@ -144,6 +148,14 @@ def build_specimen(
         for pl in plans:
             check_choice(pl.cell_type, "cell type", CELL_TYPES)
             check_choice(pl.state, "state", STATES)
+    unknown = sorted(drop - {pl.id for pl in plans})
+    if unknown:
+        ids = sorted(pl.id for pl in plans)
+        shown = ", ".join(map(str, ids[:40])) + (", ..." if len(ids) > 40 else "")
+        raise ValueError(
+            f"drop_cells: no cell with id {', '.join(map(str, unknown))} in this field; its "
+            f"cells have ids {shown or '(none)'} (field.cells lists the cells in view)"
+        )
     oy = float(origin_um[0]) + float(shift_um[0])
     ox = float(origin_um[1]) + float(shift_um[1])
     if oy or ox:

@@ -66,42 +66,88 @@ def check_cell_types(cell_types) -> tuple[str, ...]:
 
 
 def dart_throw(rng, n, sampler, min_dist, existing, max_tries=40):
-    """Up to ``n`` points from ``sampler(k)`` at least ``min_dist`` apart (sequentially)."""
-    pts = np.zeros((len(existing) + n, 2))
-    m = len(existing)
-    if m:
-        pts[:m] = np.asarray(existing, float)
-    out = []
-    tries = 0
+    """Up to ``n`` points from ``sampler(k)`` at least ``min_dist`` apart (sequentially).
+
+    Candidates come in batches of ``max(4 * missing, 16)``; each is kept when it lies at
+    least ``min_dist`` from every point kept so far (``existing`` included). Kept points
+    are filed in a grid of ``min_dist`` cells, so a candidate is compared only with the
+    points of the 3 x 3 cells around it: memory and time grow with the number of points,
+    not its square (a (4096, 4096) field plans ~8,000 cells).
+    """
+    out: list[tuple[float, float]] = []
     d2min = min_dist * min_dist
+    cell = float(min_dist) if min_dist > 0 else 1.0
+    grid: dict[tuple[int, int], list[tuple[float, float]]] = {}
+
+    def file(y, x):
+        grid.setdefault((math.floor(y / cell), math.floor(x / cell)), []).append((y, x))
+
+    for y, x in existing:
+        file(float(y), float(x))
+    tries = 0
     while len(out) < n and tries < max_tries:
         cand = sampler(max(4 * (n - len(out)), 16))
-        # distances of the candidates to the points so far and to each other, at once
-        m0 = m
-        if m0:
-            d_old = (pts[None, :m0, 0] - cand[:, 0:1]) ** 2 + (
-                pts[None, :m0, 1] - cand[:, 1:2]
-            ) ** 2
-            bad = (d_old.min(axis=1) < d2min).tolist()
-        else:
-            bad = [False] * len(cand)
-        d_new = (cand[None, :, 0] - cand[:, 0:1]) ** 2 + (cand[None, :, 1] - cand[:, 1:2]) ** 2
-        d_new = d_new.tolist()
-        taken: list[int] = []
-        for i in range(len(cand)):
+        for y, x in cand.tolist():
             if len(out) >= n:
                 break
-            if bad[i]:
+            gy, gx = math.floor(y / cell), math.floor(x / cell)
+            near = False
+            for ky in (gy - 1, gy, gy + 1):
+                for kx in (gx - 1, gx, gx + 1):
+                    for py, px in grid.get((ky, kx), ()):
+                        # (py - y) ** 2 + (px - x) ** 2, as the all-pairs version computed it
+                        if (py - y) ** 2 + (px - x) ** 2 < d2min:
+                            near = True
+                            break
+                    if near:
+                        break
+                if near:
+                    break
+            if near:
                 continue
-            row = d_new[i]
-            if any(row[j] < d2min for j in taken):
-                continue
-            taken.append(i)
-            pts[m] = cand[i]
-            m += 1
-            out.append((float(cand[i, 0]), float(cand[i, 1])))
+            file(y, x)
+            out.append((y, x))
         tries += 1
     return out
+
+
+# Closest spacing of cell centres, in area-equivalent diameters d: colony cells are packed
+# (0.82 d, relaxed to 0.6 d when crowded: they are carved by their neighbours); scattered
+# cells keep 0.85 d (neurons 2.2 d, their neurites take room; elongated cells half their
+# length), relaxed to half of that when the field is crowded. A look.
+COLONY_SPACING = (0.82, 0.6)
+SCATTERED_SPACING = 0.85
+NEURON_SPACING = 2.2
+ELONGATED_SPACING = 0.5  # of the long diameter, for aspect ratios above 2
+RELAXED_SPACING = 0.5
+
+
+def _spacings(ct: CellType) -> tuple[float, float]:
+    """The first and the relaxed minimum distance (um) between centres of type ``ct``."""
+    d = ct.diameter_um / math.sqrt(ct.aspect)  # area-equivalent diameter
+    if ct.colony:
+        return COLONY_SPACING[0] * d, COLONY_SPACING[1] * d
+    spacing = SCATTERED_SPACING * d if ct.neurites[1] == 0 else NEURON_SPACING * d
+    if ct.aspect > 2:
+        spacing = ELONGATED_SPACING * ct.diameter_um
+    return spacing, RELAXED_SPACING * spacing
+
+
+def _check_capacity(names, counts, height_um, width_um, n_cells) -> None:
+    """Refuse more cells than can fit in the field at their closest spacing (points at
+    least ``s`` apart cover at least ``sqrt(3) / 2 * s ** 2`` each: hexagonal packing)."""
+    area = height_um * width_um
+    limits = {}
+    for name in names:
+        closest = _spacings(CELL_TYPES[name])[1]
+        limits[name] = int(area / (math.sqrt(3) / 2 * closest * closest)) + 1
+    if any(count > limits[name] for name, count in zip(names, counts)):
+        fit = ", ".join(f"{limits[n]} {n}" for n in names)
+        raise ValueError(
+            f"n_cells={n_cells}: at most {fit} cells fit in a {height_um:.1f} x {width_um:.1f} "
+            "um field at their closest spacing; ask for fewer cells (or omit n_cells for a "
+            "typical density), or simulate a larger shape"
+        )
 
 
 def plan_cells(
@@ -144,6 +190,7 @@ def plan_cells(
     names = check_cell_types(cell_types)
     probs = check_states(states)
     H, W = (float(v) for v in field_um)
+    seed = check_int(seed, "seed", minimum=0)
     rng = rng_for(seed, 0)
     st_names = list(probs)
     st_p = np.array([probs[s] for s in st_names], float)
@@ -165,6 +212,7 @@ def plan_cells(
             if ct.neurites[1] > 0:
                 a_cell *= 3.0  # neurites take room
             counts.append(max(1, int(round(area / len(names) * ct.coverage / a_cell))))
+    _check_capacity(names, counts, H, W, n_cells)
     centres: list[tuple[float, float]] = []
     plans: list[CellPlan] = []
     # colonies first (they are dense), then scattered cells avoid them
@@ -189,9 +237,10 @@ def plan_cells(
                 r = r_col * np.sqrt(rng.uniform(0, 1, k)) * harmonic_radius(harm, phi)
                 return np.stack([cy + r * np.sin(phi), cx + r * np.cos(phi)], 1)
 
-            pts = dart_throw(rng, n, sampler, 0.82 * d, [])
+            spacing, relaxed = _spacings(ct)
+            pts = dart_throw(rng, n, sampler, spacing, [])
             if len(pts) < n:  # a crowded colony: relax the spacing
-                pts += dart_throw(rng, n - len(pts), sampler, 0.6 * d, pts)
+                pts += dart_throw(rng, n - len(pts), sampler, relaxed, pts)
         else:
             margin = -0.05 * min(H, W)  # centres inside the field: cells are seen whole-ish
 
@@ -200,12 +249,10 @@ def plan_cells(
                     [rng.uniform(-margin, H + margin, k), rng.uniform(-margin, W + margin, k)], 1
                 )
 
-            spacing = 0.85 * d if ct.neurites[1] == 0 else 2.2 * d
-            if ct.aspect > 2:
-                spacing = 0.5 * ct.diameter_um
+            spacing, relaxed = _spacings(ct)
             pts = dart_throw(rng, n, sampler, spacing, centres)
             if len(pts) < n:
-                pts += dart_throw(rng, n - len(pts), sampler, 0.5 * spacing, centres + pts)
+                pts += dart_throw(rng, n - len(pts), sampler, relaxed, centres + pts)
         placed[i] = pts
         centres += pts
     common_angle = rng.uniform(0, math.pi)
