@@ -30,8 +30,11 @@ from coursekit._validation import check_choice, check_int, check_positive
 from coursekit.microscope import imaging, optics
 from coursekit.microscope.camera import Camera, _record_channels
 from coursekit.microscope.specimen import (
+    CELL_TYPES,
     DELTA_N,
     LABELS,
+    MITOTIC_STATES,
+    STATES,
     STRUCTURES,
     build_specimen,
 )
@@ -41,6 +44,7 @@ from coursekit.microscope.specimen import (
 from coursekit.microscope.specimen import (
     check_shape as _check_shape,
 )
+from coursekit.microscope.specimen.perturb import check_perturb
 
 __all__ = [
     "Field",
@@ -79,6 +83,19 @@ DEFAULT_PHOTONS = {
     "dead": 600.0,
 }
 
+# Refractive increment of cell dry mass (proteins, nucleic acids, lipids): 0.18 to 0.21
+# um^3/pg = mL/g (Barer 1952, Nature 169:366; Popescu et al. 2008, Am J Physiol Cell
+# Physiol 295:C538 use 0.2; Zangle & Teitell 2014, Nat Methods 11:1221 review 0.18-0.19).
+REFRACTIVE_INCREMENT_UM3_PER_PG = 0.19
+
+# Per-pixel state codes of Field.state_map: 0 is background.
+STATE_CODES = {state: i + 1 for i, state in enumerate(STATES)}
+COARSE_STATE_CODES = {
+    "interphase": 1,
+    **{state: 2 for state in MITOTIC_STATES},
+    "dead": 3,
+}
+
 # Emission wavelengths (um) of the labels' fluorophores: Hoechst / DAPI blue, FPs green,
 # the live/dead stain red.
 EMISSION_UM = {lab: 0.52 for lab in LABELS}
@@ -106,6 +123,10 @@ class Field:
     cell_mask, nucleus_mask : numpy.ndarray
         int32 instance labels (0 = background), ``(Y, X)`` or ``(Z, Y, X)``.
     cells : list of CellInfo
+    optical_path_um : numpy.ndarray
+        float32 ``(Y, X)``: the optical path difference to the medium through the whole
+        specimen, ``integral (n - n_medium) dz`` in micrometres (what quantitative phase
+        imaging measures; :meth:`phase` in radians, :meth:`dry_mass` in pg/um^2). Noise-free.
     metadata : dict
         Pixel sizes, wavelengths, numerical apertures, refractive indices, ``delta_n``,
         camera, seed, ... (everything needed to redo or describe the simulation).
@@ -126,6 +147,7 @@ class Field:
     nucleus_mask: np.ndarray
     cells: list
     metadata: dict = field(default_factory=dict)
+    optical_path_um: np.ndarray | None = None
 
     @property
     def ndim(self) -> int:
@@ -136,6 +158,100 @@ class Field:
     def labels(self) -> tuple[str, ...]:
         """The labels simulated in this field."""
         return tuple(self.recorded)
+
+    def phase(self) -> np.ndarray:
+        """The specimen's phase delay at the transmitted-light wavelength.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``(Y, X)`` in radians: ``2 pi / wavelength * optical_path_um``.
+        """
+        lam = float(self.metadata["wavelength_um"])
+        return (np.float32(2 * np.pi / lam) * self.optical_path_um).astype(np.float32)
+
+    def dry_mass(self, refractive_increment: float = REFRACTIVE_INCREMENT_UM3_PER_PG) -> np.ndarray:
+        """Dry-mass surface density: the optical path difference over the refractive
+        increment of protein (Barer 1952; Popescu et al. 2008).
+
+        Parameters
+        ----------
+        refractive_increment : float
+            ``alpha`` in um^3/pg (= mL/g), 0.18 to 0.21 for proteins and nucleic acids
+            (default 0.19).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``(Y, X)`` in pg/um^2; summed over a cell's pixels times the pixel area
+            it gives the cell's dry mass in pg (:meth:`cell_dry_mass`).
+        """
+        alpha = check_positive(refractive_increment, "refractive_increment")
+        return (self.optical_path_um / np.float32(alpha)).astype(np.float32)
+
+    def cell_dry_mass(
+        self, refractive_increment: float = REFRACTIVE_INCREMENT_UM3_PER_PG
+    ) -> dict[int, float]:
+        """Dry mass (pg) of every cell in view: its footprint's dry mass (the part inside
+        the field; a cell cut by the border weighs less)."""
+        density = self.dry_mass(refractive_increment).astype(np.float64)
+        footprint = self.cell_mask.max(axis=0) if self.ndim == 3 else self.cell_mask
+        px = float(self.metadata["pixel_size_um"])
+        n = int(footprint.max()) + 1
+        sums = np.bincount(footprint.ravel(), density.ravel(), minlength=n) * px * px
+        return {c.id: float(sums[c.id]) for c in self.cells}
+
+    def paint(self, values, background=0, dtype=None) -> np.ndarray:
+        """Paint a per-cell value on every pixel of the cell (an image of cell attributes).
+
+        Parameters
+        ----------
+        values : dict of int to number, or str
+            Cell id -> value, or the name of a :class:`CellInfo` attribute that is a number.
+        background : number
+            Value of pixels outside every cell (and of cells missing from ``values``).
+        dtype : numpy dtype, optional
+            Default: int16 for integer values, float32 otherwise.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shaped as :attr:`cell_mask`.
+        """
+        if isinstance(values, str):
+            values = {c.id: getattr(c, values) for c in self.cells}
+        if dtype is None:
+            ints = all(isinstance(v, (int, np.integer)) for v in values.values())
+            dtype = np.int16 if ints and isinstance(background, (int, np.integer)) else np.float32
+        table = np.full(int(self.cell_mask.max()) + 1, background, dtype=dtype)
+        for cell_id, v in values.items():
+            if 0 < cell_id < table.size:
+                table[cell_id] = v
+        table[0] = background
+        return table[self.cell_mask]
+
+    def state_map(self, coarse: bool = False) -> np.ndarray:
+        """Per-pixel cell state, for classifying what cells are doing.
+
+        Parameters
+        ----------
+        coarse : bool
+            False: codes ``STATE_CODES`` (1 interphase, 2 prophase, ..., 6 dead). True:
+            ``COARSE_STATE_CODES`` (1 interphase, 2 dividing: prophase to telophase, 3 dead).
+
+        Returns
+        -------
+        numpy.ndarray
+            int16, shaped as :attr:`cell_mask`, 0 outside cells.
+        """
+        codes = COARSE_STATE_CODES if coarse else STATE_CODES
+        return self.paint({c.id: codes[c.state] for c in self.cells})
+
+    def cell_type_map(self) -> np.ndarray:
+        """Per-pixel cell type: ``1 + index`` in ``metadata["cell_type_codes"]`` (the
+        sorted names of :data:`~coursekit.microscope.specimen.CELL_TYPES`), 0 outside."""
+        codes = {name: i + 1 for i, name in enumerate(self.metadata["cell_type_codes"])}
+        return self.paint({c.id: codes[c.cell_type] for c in self.cells})
 
     def input_stack(self, clean: bool = False) -> np.ndarray:
         """The transmitted-light input with a channel axis first.
@@ -479,6 +595,7 @@ def simulate_field(
     shift_um: tuple[float, float] = (0.0, 0.0),
     frame: int = 0,
     memory_limit_gb: float | None = None,
+    perturb=None,
 ) -> Field:
     """Simulate one field of view: transmitted light, fluorescence targets and masks.
 
@@ -559,6 +676,13 @@ def simulate_field(
         Stage position: the specimen appears moved by ``(dy, dx)`` micrometres.
     frame : int
         Time-lapse frame index: a different camera-noise realization per frame.
+    perturb : dict, optional
+        A drug-like change of one or more structures in every cell: ``{structure:
+        {"amount": a, "size": s}}`` multiplies the number of objects and their size, e.g.
+        ``{"mitochondria": {"size": 0.35, "amount": 2.5}}`` (fragmentation, as with an
+        uncoupler) or ``{"microtubules": {"amount": 0.15}}`` (nocodazole). Cells keep their
+        positions and shapes (a model trained on untreated fields can be tested on treated
+        ones); see :mod:`~coursekit.microscope.specimen.perturb`.
     memory_limit_gb : float, optional
         Refuse fields whose estimated peak memory (:func:`estimate_memory_gb`) exceeds
         this (default: 80 % of the machine's memory), before any work.
@@ -612,6 +736,7 @@ def simulate_field(
     )
     recording = _check_recording(camera, shot_noise, frame)
     dn = _check_delta_n(delta_n)
+    perturbation = check_perturb(perturb)
     seed = check_int(seed, "seed", minimum=0)
     grid = imaging.Grid.around(shp, check_int(margin_px, "margin_px", minimum=0))
     _check_memory(shp, len(labs), margin_px, memory_limit_gb)
@@ -630,8 +755,10 @@ def simulate_field(
         drop_cells=drop_cells,
         plans=plans,
         shift_um=shift_um,
+        perturb=perturbation,
     )
     index = imaging.refractive_index(specimen, dn, optics_settings)
+    opd = imaging.optical_path_difference(index, optics_settings, grid)
     transmitted = imaging.transmitted_light(index, optics_settings, light.transmitted_photons, grid)
     del index
     # the camera records the transmitted light and every label in one pass: one stack
@@ -661,6 +788,8 @@ def simulate_field(
         margin_px=margin_px,
         drop_cells=drop_cells,
         shift_um=shift_um,
+        perturb=perturbation,
+        optical_path_um=opd,
     )
 
 
@@ -708,6 +837,8 @@ def _assemble_field(
     margin_px,
     drop_cells,
     shift_um,
+    perturb,
+    optical_path_um,
 ) -> Field:
     """The Field: images cropped to the field, masks, cells in the field's frame and the
     metadata that describes the simulation."""
@@ -756,6 +887,10 @@ def _assemble_field(
         "drop_cells": sorted(int(c) for c in drop_cells),
         "shift_um": (float(shift_um[0]), float(shift_um[1])),
         "frame": recording.frame,
+        "perturb": perturb,
+        "cell_type_codes": sorted(CELL_TYPES),
+        "state_codes": dict(STATE_CODES),
+        "refractive_increment_um3_per_pg": REFRACTIVE_INCREMENT_UM3_PER_PG,
     }
     return Field(
         transmitted=np.ascontiguousarray(trans),
@@ -767,6 +902,7 @@ def _assemble_field(
         nucleus_mask=nucleus_mask,
         cells=cells,
         metadata=meta,
+        optical_path_um=np.ascontiguousarray(optical_path_um),
     )
 
 

@@ -30,7 +30,14 @@ from scipy import ndimage
 from coursekit.microscope import optics
 from coursekit.microscope.specimen import blur_xy
 
-__all__ = ["Grid", "refractive_index", "transmitted_light", "fluorescence", "focal_slab_um"]
+__all__ = [
+    "Grid",
+    "refractive_index",
+    "optical_path_difference",
+    "transmitted_light",
+    "fluorescence",
+    "focal_slab_um",
+]
 
 # Weak absorption, proportional to the optical path difference (dense material also absorbs
 # a little), so that bright field is not exactly zero-contrast in focus.
@@ -125,6 +132,15 @@ def refractive_index(specimen, delta_n, settings) -> np.ndarray:
     if specimen.ndim == 2:
         return specimen.optical_path_um(delta_n)
     return optics.refractive_index(specimen.densities, delta_n, n_medium=settings.n_medium)
+
+
+def optical_path_difference(index, settings, grid: Grid) -> np.ndarray:
+    """The optical path difference to the medium through the whole specimen, cropped to
+    the field: float32 ``(Y, X)`` in micrometres (``integral (n - n_medium) dz``)."""
+    if index.ndim == 2:
+        return np.array(index[grid.crop], dtype=np.float32)
+    excess = index[(slice(None), *grid.crop)] - np.float32(settings.n_medium)
+    return (excess.sum(axis=0, dtype=np.float64) * settings.z_step_um).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from coursekit.microscope.specimen.footprint import cell_geometry, crop_to
 from coursekit.microscope.specimen.geometry import rng_for, soft_inside
 from coursekit.microscope.specimen.maps import FieldMaps
 from coursekit.microscope.specimen.organelles import draw_expression
+from coursekit.microscope.specimen.perturb import check_perturb, perturbed_profiles
 from coursekit.microscope.specimen.planning import check_cell_types, plan_cells
 from coursekit.microscope.specimen.render import masks_and_cells, render_bodies_and_nuclei
 from coursekit.microscope.specimen.tracing import trace_deferred
@@ -79,6 +80,7 @@ def build_specimen(
     field_um: tuple[float, float] | None = None,
     origin_um: tuple[float, float] = (0.0, 0.0),
     shift_um: tuple[float, float] = (0.0, 0.0),
+    perturb=None,
 ) -> Specimen:
     """Draw a field of cells: structure densities, label intensities and masks.
 
@@ -116,6 +118,10 @@ def build_specimen(
     shift_um : tuple of float
         Move the whole specimen (cells and textures) by ``(dy, dx)`` micrometres: a stage
         drift in a time-lapse.
+    perturb : dict, optional
+        A drug-like change of structures in every cell, e.g.
+        ``{"mitochondria": {"size": 0.35, "amount": 2.5}}`` (fragmentation); see
+        :mod:`~coursekit.microscope.specimen.perturb`.
 
     Returns
     -------
@@ -134,6 +140,7 @@ def build_specimen(
     cov = float(coverslip_um)
     labs = check_labels(labels)
     seed = check_int(seed, "seed", minimum=0)
+    perturbation = check_perturb(perturb)
     drop = set()
     for c in drop_cells:
         drop.add(check_int(c, "drop_cells (cell ids)"))
@@ -165,13 +172,14 @@ def build_specimen(
         focus = float(np.mean([CELL_TYPES[t].focus_um for t in types_used]))
     else:
         focus = float(focus_um)
+    profiles = perturbed_profiles(perturbation) if perturbation else None
     canvas = Canvas(shp, px, dz, focus, slab, cov, labs, int(seed), shift_um)
     # pass 1: geometry of every planned cell, and the ownership of every pixel
     geoms = []
     best = np.full(canvas.YX, np.inf, np.float32)
     owner = np.zeros(canvas.YX, np.int32)
     for pl in plans:
-        cell = cell_geometry(pl, canvas)
+        cell = cell_geometry(pl, canvas, profiles)
         if cell is None:
             continue
         c = cell.rho * np.float32(cell.priority)

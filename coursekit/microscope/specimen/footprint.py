@@ -219,10 +219,10 @@ def neurite_paths(rng, profile, center_y_um, center_x_um, semi_a, semi_b, angle,
     return paths, tips
 
 
-def cell_geometry(plan: CellPlan, canvas: Canvas) -> CellGeometry | None:
+def cell_geometry(plan: CellPlan, canvas: Canvas, profiles=None) -> CellGeometry | None:
     """Pass 1: the cell's box and its footprint metric ``rho`` (< 1 inside); None when
-    the cell misses the field."""
-    profile = CELL_TYPES[plan.cell_type]
+    the cell misses the field. ``profiles`` overrides :data:`CELL_TYPES` (perturbations)."""
+    profile = (CELL_TYPES if profiles is None else profiles)[plan.cell_type]
     cell = CellGeometry(plan, profile, rng_for(*plan.seed))
     rng = cell.rng
     cy, cx = plan.center_um
