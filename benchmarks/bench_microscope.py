@@ -71,6 +71,30 @@ def time_field(shape, repeats: int, **kwargs) -> dict:
     }
 
 
+def time_plan(shape=(4096, 4096), pixel_size_um: float = 0.3) -> dict:
+    """Time and peak memory of planning the cells of a large field (placement grows with
+    the number of cells, not its square; the all-pairs version needed ~12 GB here)."""
+    import tracemalloc
+
+    from coursekit.microscope.field import estimate_memory_gb
+    from coursekit.microscope.specimen import plan_cells
+
+    field_um = (shape[0] * pixel_size_um, shape[1] * pixel_size_um)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    plans = plan_cells(field_um, seed=0)
+    dt = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "shape": list(shape),
+        "cells": len(plans),
+        "seconds": dt,
+        "peak_mb": peak / 1e6,
+        "field_estimate_gb": estimate_memory_gb(shape),
+    }
+
+
 def patch_rate(
     n_patches: int = 64,
     *,
@@ -178,6 +202,14 @@ def main(argv=None) -> dict:
     print(
         f"3D field 32x256x256, all labels + bright field: median {res3['median_s']:.2f} s "
         f"= {res3['ratio_to_goal']:.2f} x the 3 s goal"
+    )
+
+    plan = time_plan()
+    out["plan_4096"] = plan
+    print(
+        f"planning a 4096x4096 field: {plan['cells']} cells in {plan['seconds']:.1f} s, "
+        f"peak {plan['peak_mb']:.0f} MB (the whole field would need about "
+        f"{plan['field_estimate_gb']:.1f} GB)"
     )
 
     pr = patch_rate(32 if args.quick else 96, cell_types=types, shot_noise=args.shot_noise)

@@ -231,3 +231,43 @@ def test_plan_cells_and_errors():
     with pytest.raises(ValueError, match="positive"):
         build_specimen((0, 64), seed=0)
     assert set(STATES) >= {"interphase", "prophase", "metaphase", "anaphase", "telophase", "dead"}
+
+
+def _objects(density, threshold):
+    lab, n = ndimage.label(density > threshold)
+    return n, (density > threshold).sum() / max(n, 1)
+
+
+def test_perturbations_change_the_structure_in_the_set_direction():
+    """Issue 11: a drug-like knob; each perturbation moves its structure's statistic."""
+    kw = dict(seed=2, cell_types="fibroblast", n_cells=3, labels=("mitochondria",))
+    ref = build_specimen((256, 256), **kw)
+    mito = ref.densities["mitochondria"]
+    fewer = build_specimen((256, 256), perturb={"mitochondria": {"amount": 0.5}}, **kw)
+    ratio = fewer.densities["mitochondria"].sum() / mito.sum()
+    assert 0.3 < ratio < 0.7, f"half the mitochondria: density ratio {ratio:.2f}"
+    frag = build_specimen((256, 256), perturb={"mitochondria": {"size": 0.35, "amount": 2.5}}, **kw)
+    n0, size0 = _objects(mito, 0.1)
+    n1, size1 = _objects(frag.densities["mitochondria"], 0.1)
+    assert size1 < 0.9 * size0, f"fragmented: mean object {size1:.1f} vs {size0:.1f} px"
+    assert n1 > n0, f"fragmented: more objects ({n1} vs {n0})"
+    mt = build_specimen((256, 256), perturb={"microtubules": {"amount": 0.15}}, **kw)
+    ratio = mt.densities["microtubules"].sum() / ref.densities["microtubules"].sum()
+    assert ratio < 0.4, f"nocodazole-like: microtubule density ratio {ratio:.2f}"
+    big = build_specimen((256, 256), perturb={"dna": {"size": 1.25}}, **kw)
+    grow = (big.nucleus_mask > 0).sum() / (ref.nucleus_mask > 0).sum()
+    assert grow > 1.2, f"larger nuclei: nucleus area ratio {grow:.2f}"
+    # the cells stay where they were, with the same footprints
+    assert np.array_equal(fewer.cell_mask, ref.cell_mask)
+    assert np.array_equal(mt.cell_mask, ref.cell_mask)
+
+
+def test_perturb_errors():
+    with pytest.raises(ValueError, match="'mitochondria'"):
+        build_specimen((64, 64), seed=0, perturb={"golgi": {"amount": 0.5}})
+    with pytest.raises(ValueError, match="'amount'"):
+        build_specimen((64, 64), seed=0, perturb={"mitochondria": {"shape": 0.5}})
+    with pytest.raises(ValueError, match="only 'amount'"):
+        build_specimen((64, 64), seed=0, perturb={"microtubules": {"size": 2.0}})
+    with pytest.raises(TypeError, match="perturb"):
+        build_specimen((64, 64), seed=0, perturb=["mitochondria"])

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from coursekit._validation import check_array
+from coursekit._validation import check_array, check_int
 
 __all__ = ["Camera", "expected_counts", "record"]
 
@@ -79,10 +79,7 @@ class Camera:
                 "Camera.quantum_efficiency: expected a number in (0, 1], got "
                 f"{self.quantum_efficiency!r}"
             )
-        if isinstance(self.bit_depth, bool) or not isinstance(self.bit_depth, (int, np.integer)):
-            raise TypeError(f"Camera.bit_depth: expected an integer, got {self.bit_depth!r}")
-        if not 1 <= self.bit_depth <= 32:
-            raise ValueError(f"Camera.bit_depth: expected 1 to 32, got {self.bit_depth!r}")
+        check_int(self.bit_depth, "Camera.bit_depth", minimum=1, maximum=32)
         if self.offset > self.max_count:
             raise ValueError(
                 f"Camera.offset ({self.offset}) exceeds the largest count {self.max_count} of a "

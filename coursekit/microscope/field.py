@@ -18,47 +18,82 @@ blurred by the 3D PSF.
 
 from __future__ import annotations
 
-import functools
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import scipy.fft as sfft
-from scipy import ndimage
 
-from coursekit._validation import check_choice, check_positive
-from coursekit.microscope import optics
+from coursekit._validation import check_choice, check_int, check_positive
+from coursekit.microscope import imaging, optics
 from coursekit.microscope.camera import Camera, _record_channels
 from coursekit.microscope.specimen import (
+    CELL_TYPES,
     DELTA_N,
     LABELS,
+    MITOTIC_STATES,
+    STATES,
     STRUCTURES,
-    _blur_xy,
-    _check_labels,
-    _check_shape,
     build_specimen,
 )
+from coursekit.microscope.specimen import (
+    check_labels as _check_labels,
+)
+from coursekit.microscope.specimen import (
+    check_shape as _check_shape,
+)
+from coursekit.microscope.specimen.perturb import check_perturb
 
-__all__ = ["Field", "simulate_field", "MODALITIES", "DEFAULT_PHOTONS"]
+__all__ = [
+    "Field",
+    "simulate_field",
+    "MODALITIES",
+    "DEFAULT_PHOTONS",
+    "OpticsSettings",
+    "IlluminationSettings",
+    "RecordingSettings",
+    "estimate_memory_gb",
+]
 
 MODALITIES = ("brightfield", "phase_contrast", "dic")
 
 # Expected photons per pixel from a label at intensity 1 in focus (before the camera's
-# quantum efficiency). Chosen so that the noise ceilings span the range of real data:
-# bright, well-sampled DNA stains near 0.99, dim tagged proteins lower.
+# quantum efficiency). Set so that the noise ceilings C_max of default fields span the
+# range of real live-cell data, where dyes are bright and endogenously tagged proteins
+# (one tagged allele, imaged live at low light to spare the cells) are dim: the dyes (DNA,
+# membrane, the dead-cell stain) at C_max ~0.95 to 0.99, the tagged proteins at ~0.5 to
+# 0.85, the sparse and thin ones (microtubules, focal adhesions) lowest. (In Ounkomol et
+# al. 2018, Nat Methods 15:917, Fig. 2, the ceilings of the Allen Cell lines range from
+# about 0.6 to 0.99.) Solved from the clean images of ten 256 x 256 default fields for
+# these median ceilings: dna 0.985, membrane 0.97, nucleoli 0.85, nuclear envelope 0.80,
+# ER 0.80, mitochondria 0.75, actin 0.72, microtubules 0.65, focal adhesions 0.55;
+# tests/test_field.py pins the measured ranges.
 DEFAULT_PHOTONS = {
-    "dna": 400.0,
-    "nucleoli": 300.0,
-    "nuclear_envelope": 250.0,
-    "membrane": 250.0,
-    "mitochondria": 600.0,
-    "er": 250.0,
-    "microtubules": 500.0,
-    "actin": 300.0,
-    "focal_adhesions": 600.0,
-    "dead": 300.0,
+    "dna": 160.0,
+    "nucleoli": 85.0,
+    "nuclear_envelope": 70.0,
+    "membrane": 110.0,
+    "mitochondria": 190.0,
+    "er": 30.0,
+    "microtubules": 60.0,
+    "actin": 32.0,
+    "focal_adhesions": 270.0,
+    "dead": 600.0,
+}
+
+# Refractive increment of cell dry mass (proteins, nucleic acids, lipids): 0.18 to 0.21
+# um^3/pg = mL/g (Barer 1952, Nature 169:366; Popescu et al. 2008, Am J Physiol Cell
+# Physiol 295:C538 use 0.2; Zangle & Teitell 2014, Nat Methods 11:1221 review 0.18-0.19).
+REFRACTIVE_INCREMENT_UM3_PER_PG = 0.19
+
+# Per-pixel state codes of Field.state_map: 0 is background.
+STATE_CODES = {state: i + 1 for i, state in enumerate(STATES)}
+COARSE_STATE_CODES = {
+    "interphase": 1,
+    **{state: 2 for state in MITOTIC_STATES},
+    "dead": 3,
 }
 
 # Emission wavelengths (um) of the labels' fluorophores: Hoechst / DAPI blue, FPs green,
@@ -66,10 +101,6 @@ DEFAULT_PHOTONS = {
 EMISSION_UM = {lab: 0.52 for lab in LABELS}
 EMISSION_UM["dna"] = 0.46
 EMISSION_UM["dead"] = 0.62
-
-# Weak absorption, proportional to the optical path difference (dense material also absorbs
-# a little), so that bright field is not exactly zero-contrast in focus.
-_ABSORPTION_PER_PHASE = 0.02
 
 
 @dataclass(eq=False, repr=False)
@@ -92,6 +123,10 @@ class Field:
     cell_mask, nucleus_mask : numpy.ndarray
         int32 instance labels (0 = background), ``(Y, X)`` or ``(Z, Y, X)``.
     cells : list of CellInfo
+    optical_path_um : numpy.ndarray
+        float32 ``(Y, X)``: the optical path difference to the medium through the whole
+        specimen, ``integral (n - n_medium) dz`` in micrometres (what quantitative phase
+        imaging measures; :meth:`phase` in radians, :meth:`dry_mass` in pg/um^2). Noise-free.
     metadata : dict
         Pixel sizes, wavelengths, numerical apertures, refractive indices, ``delta_n``,
         camera, seed, ... (everything needed to redo or describe the simulation).
@@ -112,6 +147,7 @@ class Field:
     nucleus_mask: np.ndarray
     cells: list
     metadata: dict = field(default_factory=dict)
+    optical_path_um: np.ndarray | None = None
 
     @property
     def ndim(self) -> int:
@@ -122,6 +158,100 @@ class Field:
     def labels(self) -> tuple[str, ...]:
         """The labels simulated in this field."""
         return tuple(self.recorded)
+
+    def phase(self) -> np.ndarray:
+        """The specimen's phase delay at the transmitted-light wavelength.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``(Y, X)`` in radians: ``2 pi / wavelength * optical_path_um``.
+        """
+        lam = float(self.metadata["wavelength_um"])
+        return (np.float32(2 * np.pi / lam) * self.optical_path_um).astype(np.float32)
+
+    def dry_mass(self, refractive_increment: float = REFRACTIVE_INCREMENT_UM3_PER_PG) -> np.ndarray:
+        """Dry-mass surface density: the optical path difference over the refractive
+        increment of protein (Barer 1952; Popescu et al. 2008).
+
+        Parameters
+        ----------
+        refractive_increment : float
+            ``alpha`` in um^3/pg (= mL/g), 0.18 to 0.21 for proteins and nucleic acids
+            (default 0.19).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``(Y, X)`` in pg/um^2; summed over a cell's pixels times the pixel area
+            it gives the cell's dry mass in pg (:meth:`cell_dry_mass`).
+        """
+        alpha = check_positive(refractive_increment, "refractive_increment")
+        return (self.optical_path_um / np.float32(alpha)).astype(np.float32)
+
+    def cell_dry_mass(
+        self, refractive_increment: float = REFRACTIVE_INCREMENT_UM3_PER_PG
+    ) -> dict[int, float]:
+        """Dry mass (pg) of every cell in view: its footprint's dry mass (the part inside
+        the field; a cell cut by the border weighs less)."""
+        density = self.dry_mass(refractive_increment).astype(np.float64)
+        footprint = self.cell_mask.max(axis=0) if self.ndim == 3 else self.cell_mask
+        px = float(self.metadata["pixel_size_um"])
+        n = int(footprint.max()) + 1
+        sums = np.bincount(footprint.ravel(), density.ravel(), minlength=n) * px * px
+        return {c.id: float(sums[c.id]) for c in self.cells}
+
+    def paint(self, values, background=0, dtype=None) -> np.ndarray:
+        """Paint a per-cell value on every pixel of the cell (an image of cell attributes).
+
+        Parameters
+        ----------
+        values : dict of int to number, or str
+            Cell id -> value, or the name of a :class:`CellInfo` attribute that is a number.
+        background : number
+            Value of pixels outside every cell (and of cells missing from ``values``).
+        dtype : numpy dtype, optional
+            Default: int16 for integer values, float32 otherwise.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shaped as :attr:`cell_mask`.
+        """
+        if isinstance(values, str):
+            values = {c.id: getattr(c, values) for c in self.cells}
+        if dtype is None:
+            ints = all(isinstance(v, (int, np.integer)) for v in values.values())
+            dtype = np.int16 if ints and isinstance(background, (int, np.integer)) else np.float32
+        table = np.full(int(self.cell_mask.max()) + 1, background, dtype=dtype)
+        for cell_id, v in values.items():
+            if 0 < cell_id < table.size:
+                table[cell_id] = v
+        table[0] = background
+        return table[self.cell_mask]
+
+    def state_map(self, coarse: bool = False) -> np.ndarray:
+        """Per-pixel cell state, for classifying what cells are doing.
+
+        Parameters
+        ----------
+        coarse : bool
+            False: codes ``STATE_CODES`` (1 interphase, 2 prophase, ..., 6 dead). True:
+            ``COARSE_STATE_CODES`` (1 interphase, 2 dividing: prophase to telophase, 3 dead).
+
+        Returns
+        -------
+        numpy.ndarray
+            int16, shaped as :attr:`cell_mask`, 0 outside cells.
+        """
+        codes = COARSE_STATE_CODES if coarse else STATE_CODES
+        return self.paint({c.id: codes[c.state] for c in self.cells})
+
+    def cell_type_map(self) -> np.ndarray:
+        """Per-pixel cell type: ``1 + index`` in ``metadata["cell_type_codes"]`` (the
+        sorted names of :data:`~coursekit.microscope.specimen.CELL_TYPES`), 0 outside."""
+        codes = {name: i + 1 for i, name in enumerate(self.metadata["cell_type_codes"])}
+        return self.paint({c.id: codes[c.cell_type] for c in self.cells})
 
     def input_stack(self, clean: bool = False) -> np.ndarray:
         """The transmitted-light input with a channel axis first.
@@ -229,6 +359,57 @@ class Field:
 
 
 # ---------------------------------------------------------------------------------------
+# Settings: the keywords of simulate_field, grouped as a reader looks for them
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpticsSettings:
+    """The microscope: sampling, wavelengths, apertures, the transmitted-light technique
+    and its focal planes. Filled from :func:`simulate_field`'s keywords (see there)."""
+
+    modality: str
+    n_planes: int
+    defocus_step_um: float
+    pixel_size_um: float
+    z_step_um: float
+    wavelength_um: float
+    na_objective: float
+    na_condenser: float
+    na_fluorescence: float
+    n_medium: float
+    n_illumination: int
+
+    @property
+    def defocus_um(self) -> list[float]:
+        """2D fields: the transmitted-light planes' defocus, centred on focus (um)."""
+        n = self.n_planes
+        return [float((k - (n - 1) / 2) * self.defocus_step_um) for k in range(n)]
+
+    def psf_sigmas_um(self, label: str) -> tuple[float, float]:
+        """``(sigma_z, sigma_xy)`` of the fluorescence PSF of ``label``'s fluorophore."""
+        return optics.fluorescence_psf_sigmas(
+            EMISSION_UM[label], self.na_fluorescence, self.n_medium
+        )
+
+
+@dataclass(frozen=True)
+class IlluminationSettings:
+    """The light: transmitted-light and fluorescence photon budgets, background, haze."""
+
+    transmitted_photons: float
+    photons: dict  # label -> photons per pixel at intensity 1
+    background_photons: float
+    haze: float
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    """The camera and its noise: which camera, how shot noise is drawn, which frame."""
+
+    camera: Camera
+    shot_noise: str
+    frame: int
 
 
 def _check_per_label(value, name, labels, default) -> dict[str, float]:
@@ -265,60 +446,119 @@ def _check_delta_n(delta_n) -> dict[str, float]:
     return dn
 
 
-def _check_int(value, name, minimum=1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-    return int(value)
+# Peak memory of simulate_field per pixel of the padded grid, measured with tracemalloc
+# (512 x 512 and 1024 x 1024 2D fields, 32 x 256 x 256 3D fields): a fixed part (the
+# specimen's structure maps, the drawing maps and their temporaries) and a part per label.
+# The estimate adds 15 % for what the measurement does not see (allocator slack).
+_BYTES_PER_PIXEL_2D = (490.0, 19.0)
+_BYTES_PER_VOXEL_3D = (150.0, 10.0)
+_MEMORY_SLACK = 1.15
 
 
-def _pad_len(n: int, margin: int) -> int:
-    """A padded length >= n + 2 * margin that FFTs handle fast."""
-    if margin <= 0:
-        return n
-    return sfft.next_fast_len(n + 2 * margin, real=True)
+def estimate_memory_gb(shape, *, n_labels: int = len(LABELS), margin_px: int = 7) -> float:
+    """Peak memory (GB) :func:`simulate_field` needs for a field.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(Y, X)`` or ``(Z, Y, X)``.
+    n_labels : int
+        Number of fluorescent labels simulated.
+    margin_px : int
+        As in :func:`simulate_field`.
+
+    Returns
+    -------
+    float
+        Gigabytes (1e9 bytes), measured per pixel plus a 15 % margin.
+
+    Examples
+    --------
+    >>> round(estimate_memory_gb((4096, 4096)), 1)
+    14.6
+    """
+    shp = _check_shape(shape)
+    n_labels = check_int(n_labels, "n_labels", minimum=1)
+    grid = imaging.Grid.around(shp, check_int(margin_px, "margin_px", minimum=0))
+    n_px = float(np.prod(grid.padded_shape, dtype=np.float64))
+    fixed, per_label = _BYTES_PER_PIXEL_2D if len(shp) == 2 else _BYTES_PER_VOXEL_3D
+    return n_px * (fixed + per_label * n_labels) * _MEMORY_SLACK / 1e9
 
 
-@functools.lru_cache(maxsize=16)
-def _haze_ops(n: int, sigma_px: float, lo: int, hi: int, k: int = 4):
-    """Matrices of the separable haze along one axis of length ``n``: ``D`` (nb, n) the
-    mean over blocks of ``k`` pixels (the last block padded by repeating the edge) and
-    ``B`` (hi - lo, nb) the Gaussian blur of the blocks (``sigma_px / k``, nearest edges,
-    truncated at 3 sigma) followed by linear interpolation from the block centres back to
-    the pixels ``lo:hi``."""
-    nb = -(-n // k)
-    D = np.zeros((nb, n))
-    D[np.arange(n) // k, np.arange(n)] = 1.0 / k
-    D[nb - 1, n - 1] += (nb * k - n) / k
-    G = ndimage.gaussian_filter1d(np.eye(nb), sigma_px / k, axis=0, mode="nearest", truncate=3.0)
-    pos = (np.arange(n) + 0.5) / k - 0.5
-    i0 = np.clip(np.floor(pos).astype(int), 0, nb - 1)
-    i1 = np.minimum(i0 + 1, nb - 1)
-    w = np.clip(pos - i0, 0.0, 1.0)
-    W = np.zeros((n, nb))
-    np.add.at(W, (np.arange(n), i0), 1.0 - w)
-    np.add.at(W, (np.arange(n), i1), w)
-    D32 = D.astype(np.float32)
-    B32 = (W @ G)[lo:hi].astype(np.float32)
-    D32.setflags(write=False)
-    B32.setflags(write=False)
-    return D32, B32
+def _default_memory_limit_gb() -> float:
+    """80 % of this machine's memory (8 GB where the system does not say)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 8.0
+    return 0.8 * total / 1e9
 
 
-def _haze(img, sigma_px, crop=None):
-    """Wide Gaussian blur over the last two axes of a smooth image (or a stack of them),
-    computed on 4 x 4 blocks and interpolated back (the blur is far wider than a block);
-    only the pixels ``crop`` (a pair of slices) when given. Separable: four small matrix
-    products."""
-    Y, X = img.shape[-2:]
-    if crop is None:
-        crop = (slice(0, Y), slice(0, X))
-    Dy, By = _haze_ops(Y, float(sigma_px), crop[0].start, crop[0].stop)
-    Dx, Bx = _haze_ops(X, float(sigma_px), crop[1].start, crop[1].stop)
-    a = np.asarray(img, np.float32)
-    sm = np.matmul(Dy, np.matmul(a, Dx.T))
-    return np.matmul(By, np.matmul(sm, Bx.T))
+def _check_memory(shape, n_labels, margin_px, limit_gb) -> None:
+    """Refuse, before any work, a field whose estimated memory exceeds the limit."""
+    if limit_gb is None:
+        limit_gb, where = _default_memory_limit_gb(), "80 % of this machine's memory"
+    else:
+        limit_gb, where = check_positive(limit_gb, "memory_limit_gb"), "memory_limit_gb"
+    need = estimate_memory_gb(shape, n_labels=n_labels, margin_px=margin_px)
+    if need > limit_gb:
+        raise MemoryError(
+            f"simulate_field: a {tuple(shape)} field with {n_labels} labels needs about "
+            f"{_format_gb(need)} of memory, over the limit of {limit_gb:.3g} GB ({where}); "
+            "simulate a smaller shape (tile a large area into fields of 256 to 1024 pixels), "
+            "fewer labels, or pass memory_limit_gb=... if this machine has the memory"
+        )
+
+
+def _format_gb(gb: float) -> str:
+    for unit, scale in (("PB", 1e6), ("TB", 1e3)):
+        if gb >= scale:
+            return f"{gb / scale:.3g} {unit}"
+    return f"{gb:.3g} GB"
+
+
+def _check_optics(modality, ndim, **values) -> OpticsSettings:
+    check_choice(modality, "modality", MODALITIES)
+    if ndim == 3 and modality == "dic":
+        raise ValueError(
+            "modality 'dic' is only available for 2D fields; use 'brightfield' or 'phase_contrast'"
+        )
+    na_objective = check_positive(values["na_objective"], "na_objective")
+    na_fluorescence = values["na_fluorescence"]
+    return OpticsSettings(
+        modality=modality,
+        n_planes=check_int(values["n_planes"], "n_planes", minimum=1),
+        defocus_step_um=check_positive(
+            values["defocus_step_um"], "defocus_step_um", allow_zero=True
+        ),
+        pixel_size_um=check_positive(values["pixel_size_um"], "pixel_size_um"),
+        z_step_um=check_positive(values["z_step_um"], "z_step_um"),
+        wavelength_um=check_positive(values["wavelength_um"], "wavelength_um"),
+        na_objective=na_objective,
+        na_condenser=check_positive(values["na_condenser"], "na_condenser", allow_zero=True),
+        na_fluorescence=na_objective
+        if na_fluorescence is None
+        else check_positive(na_fluorescence, "na_fluorescence"),
+        n_medium=check_positive(values["n_medium"], "n_medium"),
+        n_illumination=values["n_illumination"],  # checked by the optics
+    )
+
+
+def _check_recording(camera, shot_noise, frame) -> RecordingSettings:
+    check_choice(shot_noise, "shot_noise", ("poisson", "gaussian"))
+    cam = Camera() if camera is None else camera
+    if not isinstance(cam, Camera):
+        raise TypeError(
+            f"camera: expected a coursekit.microscope.camera.Camera, got {type(cam).__name__}"
+        )
+    return RecordingSettings(
+        camera=cam, shot_noise=shot_noise, frame=check_int(frame, "frame", minimum=0)
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# simulate_field
+# ---------------------------------------------------------------------------------------
 
 
 def simulate_field(
@@ -354,6 +594,8 @@ def simulate_field(
     plans=None,
     shift_um: tuple[float, float] = (0.0, 0.0),
     frame: int = 0,
+    memory_limit_gb: float | None = None,
+    perturb=None,
 ) -> Field:
     """Simulate one field of view: transmitted light, fluorescence targets and masks.
 
@@ -434,6 +676,16 @@ def simulate_field(
         Stage position: the specimen appears moved by ``(dy, dx)`` micrometres.
     frame : int
         Time-lapse frame index: a different camera-noise realization per frame.
+    perturb : dict, optional
+        A drug-like change of one or more structures in every cell: ``{structure:
+        {"amount": a, "size": s}}`` multiplies the number of objects and their size, e.g.
+        ``{"mitochondria": {"size": 0.35, "amount": 2.5}}`` (fragmentation, as with an
+        uncoupler) or ``{"microtubules": {"amount": 0.15}}`` (nocodazole). Cells keep their
+        positions and shapes (a model trained on untreated fields can be tested on treated
+        ones); see :mod:`~coursekit.microscope.specimen.perturb`.
+    memory_limit_gb : float, optional
+        Refuse fields whose estimated peak memory (:func:`estimate_memory_gb`) exceeds
+        this (default: 80 % of the machine's memory), before any work.
 
     Returns
     -------
@@ -442,8 +694,12 @@ def simulate_field(
     Raises
     ------
     ValueError
-        For a shape that is not 2D or 3D, non-positive sizes, or an unknown label, cell
-        type, state, modality or structure (the message lists the valid choices).
+        For a shape that is not 2D or 3D, non-positive sizes, a negative seed, no labels,
+        an unknown label, cell type, state, modality, structure or ``drop_cells`` id (the
+        message lists the valid choices), or more cells than fit in the field.
+    MemoryError
+        For a field whose estimated memory exceeds ``memory_limit_gb`` (the message gives
+        the estimate and the limit).
 
     Examples
     --------
@@ -455,174 +711,209 @@ def simulate_field(
     True
     """
     shp = _check_shape(shape)
-    check_choice(modality, "modality", MODALITIES)
     labs = _check_labels(labels)
-    is3d = len(shp) == 3
-    if is3d and modality == "dic":
-        raise ValueError(
-            "modality 'dic' is only available for 2D fields; use 'brightfield' or 'phase_contrast'"
-        )
-    n_pl = _check_int(n_planes, "n_planes")
-    step = check_positive(defocus_step_um, "defocus_step_um", allow_zero=True)
-    px = check_positive(pixel_size_um, "pixel_size_um")
-    dz = check_positive(z_step_um, "z_step_um")
-    lam = check_positive(wavelength_um, "wavelength_um")
-    na_o = check_positive(na_objective, "na_objective")
-    na_c = check_positive(na_condenser, "na_condenser", allow_zero=True)
-    na_f = na_o if na_fluorescence is None else check_positive(na_fluorescence, "na_fluorescence")
-    n_m = check_positive(n_medium, "n_medium")
-    t_ph = check_positive(transmitted_photons, "transmitted_photons")
-    bg = check_positive(background_photons, "background_photons", allow_zero=True)
-    hz = check_positive(haze, "haze", allow_zero=True)
-    margin = _check_int(margin_px, "margin_px", minimum=0)
-    check_choice(shot_noise, "shot_noise", ("poisson", "gaussian"))
-    cam = Camera() if camera is None else camera
-    if not isinstance(cam, Camera):
-        raise TypeError(
-            f"camera: expected a coursekit.microscope.camera.Camera, got {type(cam).__name__}"
-        )
+    optics_settings = _check_optics(
+        modality,
+        len(shp),
+        n_planes=n_planes,
+        defocus_step_um=defocus_step_um,
+        pixel_size_um=pixel_size_um,
+        z_step_um=z_step_um,
+        wavelength_um=wavelength_um,
+        na_objective=na_objective,
+        na_condenser=na_condenser,
+        na_fluorescence=na_fluorescence,
+        n_medium=n_medium,
+        n_illumination=n_illumination,
+    )
+    light = IlluminationSettings(
+        transmitted_photons=check_positive(transmitted_photons, "transmitted_photons"),
+        photons=_check_per_label(photons, "photons", labs, DEFAULT_PHOTONS),
+        background_photons=check_positive(
+            background_photons, "background_photons", allow_zero=True
+        ),
+        haze=check_positive(haze, "haze", allow_zero=True),
+    )
+    recording = _check_recording(camera, shot_noise, frame)
     dn = _check_delta_n(delta_n)
-    ph = _check_per_label(photons, "photons", labs, DEFAULT_PHOTONS)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"seed: expected a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    perturbation = check_perturb(perturb)
+    seed = check_int(seed, "seed", minimum=0)
+    grid = imaging.Grid.around(shp, check_int(margin_px, "margin_px", minimum=0))
+    _check_memory(shp, len(labs), margin_px, memory_limit_gb)
 
-    # -- the specimen, on a padded field ---------------------------------------------
-    Y, X = shp[-2:]
-    PY, PX = _pad_len(Y, margin), _pad_len(X, margin)
-    oy, ox = (PY - Y) // 2, (PX - X) // 2
-    pshape = (*shp[:-2], PY, PX)
-    crop = (slice(oy, oy + Y), slice(ox, ox + X))
-    # the fluorescence PSF (the 2D focal slab is as thick as the PSF is long)
-    psf = {lab: optics.fluorescence_psf_sigmas(EMISSION_UM[lab], na_f, n_m) for lab in labs}
-    sz_ref, _ = optics.fluorescence_psf_sigmas(0.52, na_f, n_m)
-    slab = math.sqrt(2 * math.pi) * sz_ref
-    spec = build_specimen(
-        pshape,
+    # specimen -> refractive index -> transmitted light -> fluorescence -> camera
+    specimen = _draw_specimen(
+        grid,
+        optics_settings,
         seed=seed,
         cell_types=cell_types,
         n_cells=n_cells,
         states=states,
-        pixel_size_um=px,
-        z_step_um=dz,
         focus_um=focus_um,
-        slab_um=slab,
         coverslip_um=coverslip_um,
         labels=labs,
         drop_cells=drop_cells,
         plans=plans,
-        field_um=(Y * px, X * px),
-        origin_um=(oy * px, ox * px),
         shift_um=shift_um,
+        perturb=perturbation,
+    )
+    index = imaging.refractive_index(specimen, dn, optics_settings)
+    opd = imaging.optical_path_difference(index, optics_settings, grid)
+    transmitted = imaging.transmitted_light(index, optics_settings, light.transmitted_photons, grid)
+    del index
+    # the camera records the transmitted light and every label in one pass: one stack
+    n_transmitted = transmitted.shape[0] if len(shp) == 2 else 1
+    photons_all = np.empty((n_transmitted + len(labs), *shp), np.float32)
+    photons_all[:n_transmitted] = transmitted if len(shp) == 2 else transmitted[None]
+    del transmitted
+    imaging.fluorescence(
+        specimen, labs, optics_settings, light, grid, out=photons_all[n_transmitted:]
+    )
+    clean_all, recorded_all = _record(photons_all, labs, n_transmitted, recording, seed)
+    del photons_all
+    return _assemble_field(
+        specimen,
+        grid,
+        clean_all,
+        recorded_all,
+        n_transmitted,
+        labs,
+        optics_settings=optics_settings,
+        light=light,
+        recording=recording,
+        delta_n=dn,
+        seed=seed,
+        cell_types=cell_types,
+        coverslip_um=coverslip_um,
+        margin_px=margin_px,
+        drop_cells=drop_cells,
+        shift_um=shift_um,
+        perturb=perturbation,
+        optical_path_um=opd,
     )
 
-    # -- transmitted light -------------------------------------------------------------
-    defocus = [float((k - (n_pl - 1) / 2) * step) for k in range(n_pl)]
-    if not is3d:
-        opl = spec.optical_path_um(dn)
-        phase = (2 * np.pi / lam) * opl
-        amp = np.exp(-_ABSORPTION_PER_PHASE * phase).astype(np.float32)
-        common = dict(
-            amplitude=amp, pixel_size_um=px, wavelength_um=lam, na_objective=na_o, n_medium=n_m
-        )
-        if modality == "brightfield":
-            img = optics.brightfield_thin(
-                phase,
-                na_condenser=na_c,
-                defocus_um=tuple(defocus),
-                n_illumination=n_illumination,
-                **common,
-            )
-        elif modality == "phase_contrast":
-            img = np.stack(
-                [optics.phase_contrast_thin(phase, defocus_um=d, **common) for d in defocus]
-            )
-        else:
-            img = np.stack(
-                [
-                    optics.dic_thin(
-                        phase,
-                        na_condenser=na_c,
-                        defocus_um=d,
-                        n_illumination=n_illumination,
-                        **common,
-                    )
-                    for d in defocus
-                ]
-            )
-    else:
-        ri = optics.refractive_index(spec.densities, dn, n_medium=n_m)
-        vox = (dz, px, px)
-        if modality == "brightfield":
-            img = optics.brightfield_stack(
-                ri,
-                voxel_size_um=vox,
-                wavelength_um=lam,
-                na_objective=na_o,
-                na_condenser=na_c,
-                n_medium=n_m,
-                n_illumination=n_illumination,
-            )
-        else:
-            img = optics.phase_contrast_stack(
-                ri, voxel_size_um=vox, wavelength_um=lam, na_objective=na_o, n_medium=n_m
-            )
-        del ri
-    img = np.clip(img[(slice(None), *crop)], 0.0, None)
-    img *= np.float32(t_ph)
-    frame = _check_int(frame, "frame", minimum=0)
 
-    # -- fluorescence ------------------------------------------------------------------
-    # every label's expected photons in one stack (C, Y, X) or (C, Z, Y, X), cropped
-    nl = len(labs)
-    n0 = img.shape[0] if not is3d else 1
-    chans = np.empty((n0 + nl, *shp), np.float32)  # transmitted light, then the labels
-    chans[:n0] = img if not is3d else img[None]
-    del img
-    photons_all = chans[n0:]
-    if not is3d:  # the in-focus PSF: one blur for all labels of the same emission
-        for sxy in sorted({psf[lab][1] for lab in labs}):
-            idx = [i for i, lab in enumerate(labs) if psf[lab][1] == sxy]
-            stack = np.stack([spec.labels[labs[i]] for i in idx])
-            out = _blur_xy(stack, sxy / px, truncate=3.0)
-            photons_all[idx] = out[(slice(None), *crop)]
-    else:
-        for i, lab in enumerate(labs):
-            photons_all[i] = _blur3d(spec.labels[lab], psf[lab], (dz, px, px))[(Ellipsis, *crop)]
-    if hz > 0:  # the haze of every label at once (one wide blur of a stack)
-        far_px = 2.0 / px  # out-of-focus light spreads over a few micrometres
-        if not is3d:
-            stack = np.stack([spec.label_path_um[lab] for lab in labs])
-            stack -= np.stack([spec.labels[lab] for lab in labs]) * np.float32(slab)
-            np.clip(stack, 0.0, np.inf, out=stack)
-        else:
-            stack = np.stack([spec.labels[lab].sum(axis=0) for lab in labs])
-            stack *= np.float32(dz)
-        hazes = _haze(stack, far_px, crop)
-        hazes *= np.float32(hz)
-        photons_all += hazes if not is3d else hazes[:, None]
-    np.clip(photons_all, 0.0, np.inf, out=photons_all)
-    photons_all *= np.array([ph[lab] for lab in labs], np.float32).reshape((nl,) + (1,) * len(shp))
-    photons_all += np.float32(bg)
-    # the camera records the transmitted light and every label in one pass, each channel
-    # with its own noise stream
-    groups = [(n0, 0)] + [(1, 1 + LABELS.index(lab)) for lab in labs]
-    rngs = [(_noise_rng(seed, c, frame), n) for n, c in groups]
-    clean_all, rec_all = _record_channels(chans, cam, rngs, shot_noise=shot_noise)
-    del chans, photons_all
-    if not is3d:
-        trans_clean, trans = clean_all[:n0], rec_all[:n0]
-    else:
-        trans_clean, trans = clean_all[0], rec_all[0]
-    clean = {lab: clean_all[n0 + i] for i, lab in enumerate(labs)}
-    recorded = {lab: rec_all[n0 + i] for i, lab in enumerate(labs)}
+def _draw_specimen(grid, settings, *, seed, labels, **specimen_kwargs):
+    """The specimen on the padded grid, its cells planned for the field inside it."""
+    px = settings.pixel_size_um
+    Y, X = grid.shape[-2:]
+    oy, ox = grid.origin_px
+    return build_specimen(
+        grid.padded_shape,
+        seed=seed,
+        pixel_size_um=px,
+        z_step_um=settings.z_step_um,
+        slab_um=imaging.focal_slab_um(settings.na_fluorescence, settings.n_medium),
+        labels=labels,
+        field_um=(Y * px, X * px),
+        origin_um=(oy * px, ox * px),
+        **specimen_kwargs,
+    )
 
-    cell_mask = np.ascontiguousarray(spec.cell_mask[(Ellipsis, *crop)])
-    nucleus_mask = np.ascontiguousarray(spec.nucleus_mask[(Ellipsis, *crop)])
-    # centroids in the field's frame (the specimen was drawn with a margin)
+
+def _record(photons_all, labels, n_transmitted, recording, seed):
+    """Clean and recorded counts of every channel; each channel (the transmitted planes
+    together, then each label) draws its noise from its own stream."""
+    groups = [(n_transmitted, 0)] + [(1, 1 + LABELS.index(lab)) for lab in labels]
+    rngs = [(_noise_rng(seed, c, recording.frame), n) for n, c in groups]
+    return _record_channels(photons_all, recording.camera, rngs, shot_noise=recording.shot_noise)
+
+
+def _assemble_field(
+    specimen,
+    grid,
+    clean_all,
+    recorded_all,
+    n_transmitted,
+    labels,
+    *,
+    optics_settings,
+    light,
+    recording,
+    delta_n,
+    seed,
+    cell_types,
+    coverslip_um,
+    margin_px,
+    drop_cells,
+    shift_um,
+    perturb,
+    optical_path_um,
+) -> Field:
+    """The Field: images cropped to the field, masks, cells in the field's frame and the
+    metadata that describes the simulation."""
+    shp = grid.shape
+    is3d = len(shp) == 3
+    s = optics_settings
+    px = s.pixel_size_um
+    if not is3d:
+        trans_clean, trans = clean_all[:n_transmitted], recorded_all[:n_transmitted]
+    else:
+        trans_clean, trans = clean_all[0], recorded_all[0]
+    clean = {lab: clean_all[n_transmitted + i] for i, lab in enumerate(labels)}
+    recorded = {lab: recorded_all[n_transmitted + i] for i, lab in enumerate(labels)}
+    cell_mask = np.ascontiguousarray(specimen.cell_mask[(Ellipsis, *grid.crop)])
+    nucleus_mask = np.ascontiguousarray(specimen.nucleus_mask[(Ellipsis, *grid.crop)])
+    cells = _cells_in_field(specimen.cells, cell_mask, nucleus_mask, px)
+    psf = {lab: s.psf_sigmas_um(lab) for lab in labels}
+    meta = {
+        "seed": seed,
+        "shape": shp,
+        "ndim": len(shp),
+        "cell_types": sorted({c.cell_type for c in cells}) or list(np.atleast_1d(cell_types)),
+        "modality": s.modality,
+        "pixel_size_um": px,
+        "z_step_um": s.z_step_um,
+        "defocus_um": s.defocus_um if not is3d else None,
+        "focus_um": specimen.focus_um if not is3d else None,
+        "coverslip_um": coverslip_um if is3d else None,
+        "wavelength_um": s.wavelength_um,
+        "emission_um": {lab: EMISSION_UM[lab] for lab in labels},
+        "na_objective": s.na_objective,
+        "na_condenser": s.na_condenser,
+        "na_fluorescence": s.na_fluorescence,
+        "n_medium": s.n_medium,
+        "delta_n": delta_n,
+        "psf_sigma_um": {lab: {"z": psf[lab][0], "xy": psf[lab][1]} for lab in labels},
+        "focal_slab_um": specimen.slab_um if not is3d else None,
+        "camera": recording.camera.to_dict(),
+        "photons": light.photons,
+        "transmitted_photons": light.transmitted_photons,
+        "background_photons": light.background_photons,
+        "haze": light.haze,
+        "shot_noise": recording.shot_noise,
+        "n_illumination": s.n_illumination,
+        "margin_px": int(margin_px),
+        "drop_cells": sorted(int(c) for c in drop_cells),
+        "shift_um": (float(shift_um[0]), float(shift_um[1])),
+        "frame": recording.frame,
+        "perturb": perturb,
+        "cell_type_codes": sorted(CELL_TYPES),
+        "state_codes": dict(STATE_CODES),
+        "refractive_increment_um3_per_pg": REFRACTIVE_INCREMENT_UM3_PER_PG,
+    }
+    return Field(
+        transmitted=np.ascontiguousarray(trans),
+        transmitted_clean=np.ascontiguousarray(trans_clean),
+        modality=s.modality,
+        recorded={k: np.ascontiguousarray(v) for k, v in recorded.items()},
+        clean={k: np.ascontiguousarray(v) for k, v in clean.items()},
+        cell_mask=cell_mask,
+        nucleus_mask=nucleus_mask,
+        cells=cells,
+        metadata=meta,
+        optical_path_um=np.ascontiguousarray(optical_path_um),
+    )
+
+
+def _cells_in_field(specimen_cells, cell_mask, nucleus_mask, px) -> list:
+    """The cells seen in the field, with centroids and areas in the field's frame (the
+    specimen was drawn with a margin)."""
+    is3d = cell_mask.ndim == 3
+    Y, X = cell_mask.shape[-2:]
     cm2 = cell_mask.max(axis=0) if is3d else cell_mask
     nm2 = nucleus_mask.max(axis=0) if is3d else nucleus_mask
-    n_id = int(max([c.id for c in spec.cells], default=0)) + 1
+    n_id = int(max([c.id for c in specimen_cells], default=0)) + 1
     yy = np.broadcast_to(np.arange(Y, dtype=np.float64)[:, None] * px, (Y, X)).ravel()
     xx = np.broadcast_to(np.arange(X, dtype=np.float64)[None, :] * px, (Y, X)).ravel()
     cc = np.bincount(cm2.ravel(), minlength=n_id)
@@ -630,7 +921,7 @@ def simulate_field(
     nc = np.bincount(nm2.ravel(), minlength=n_id)
     ny_, nx_ = (np.bincount(nm2.ravel(), w, minlength=n_id) for w in (yy, xx))
     cells = []
-    for c in spec.cells:
+    for c in specimen_cells:
         i = c.id
         if cc[i] == 0:
             continue
@@ -644,80 +935,10 @@ def simulate_field(
                 area_um2=float(cc[i] * px * px),
             )
         )
-    meta = {
-        "seed": seed,
-        "shape": shp,
-        "ndim": len(shp),
-        "cell_types": sorted({c.cell_type for c in cells}) or list(np.atleast_1d(cell_types)),
-        "modality": modality,
-        "pixel_size_um": px,
-        "z_step_um": dz,
-        "defocus_um": defocus if not is3d else None,
-        "focus_um": spec.focus_um if not is3d else None,
-        "coverslip_um": coverslip_um if is3d else None,
-        "wavelength_um": lam,
-        "emission_um": {lab: EMISSION_UM[lab] for lab in labs},
-        "na_objective": na_o,
-        "na_condenser": na_c,
-        "na_fluorescence": na_f,
-        "n_medium": n_m,
-        "delta_n": dn,
-        "psf_sigma_um": {lab: {"z": psf[lab][0], "xy": psf[lab][1]} for lab in labs},
-        "focal_slab_um": slab if not is3d else None,
-        "camera": cam.to_dict(),
-        "photons": ph,
-        "transmitted_photons": t_ph,
-        "background_photons": bg,
-        "haze": hz,
-        "shot_noise": shot_noise,
-        "n_illumination": n_illumination,
-        "margin_px": margin,
-        "drop_cells": sorted(int(c) for c in drop_cells),
-        "shift_um": (float(shift_um[0]), float(shift_um[1])),
-        "frame": frame,
-    }
-    return Field(
-        transmitted=np.ascontiguousarray(trans),
-        transmitted_clean=np.ascontiguousarray(trans_clean),
-        modality=modality,
-        recorded={k: np.ascontiguousarray(v) for k, v in recorded.items()},
-        clean={k: np.ascontiguousarray(v) for k, v in clean.items()},
-        cell_mask=cell_mask,
-        nucleus_mask=nucleus_mask,
-        cells=cells,
-        metadata=meta,
-    )
+    return cells
 
 
 def _noise_rng(seed: int, channel: int, frame: int = 0) -> np.random.Generator:
     """One independent noise stream per channel and frame (so asking for fewer labels, or
     dropping a cell, leaves the other channels' noise streams unchanged)."""
     return np.random.default_rng(np.random.SeedSequence([seed, 3, channel, frame]))
-
-
-@functools.lru_cache(maxsize=16)
-def _zblur_matrix(Z: int, sz: float, dz: float) -> np.ndarray:
-    """The axial PSF blur of ``Z`` planes as a (Z, Z) matrix: a Fourier-domain Gaussian,
-    zero-padded to avoid wrap-around between the top and bottom planes."""
-    pad = int(math.ceil(3 * sz / dz))
-    n = sfft.next_fast_len(Z + 2 * pad, real=True)
-    spec = sfft.rfft(np.eye(Z), n=n, axis=0)
-    k = np.fft.rfftfreq(n, d=dz)
-    spec *= np.exp(-2 * (np.pi * sz * k) ** 2)[:, None]
-    m = sfft.irfft(spec, n=n, axis=0)[:Z].astype(np.float32)
-    m.setflags(write=False)
-    return m
-
-
-def _blur3d(vol, sigma_um, voxel_um):
-    """3D Gaussian PSF blur: 3-tap (or Gaussian) in xy, and along z (the PSF is long:
-    several planes) one small matrix product over the planes."""
-    sz, sxy = sigma_um
-    dz, dy, dx = voxel_um
-    if dy == dx:
-        out = _blur_xy(vol, sxy / dy, truncate=3.0)
-    else:
-        out = ndimage.gaussian_filter(vol, (0, sxy / dy, sxy / dx), truncate=3.0)
-    Z = vol.shape[0]
-    m = _zblur_matrix(Z, float(sz), float(dz))
-    return np.matmul(m, out.reshape(Z, -1)).reshape(vol.shape)

@@ -38,7 +38,7 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
 
-from coursekit._validation import check_array, check_positive, describe
+from coursekit._validation import check_array, check_int, check_positive, describe
 
 __all__ = [
     "refractive_index",
@@ -86,11 +86,7 @@ def _check_optics(
 
 
 def _check_n_illumination(n_illumination) -> int:
-    if isinstance(n_illumination, bool) or not isinstance(n_illumination, (int, np.integer)):
-        raise TypeError(f"n_illumination: expected an integer, got {n_illumination!r}")
-    if n_illumination < 1:
-        raise ValueError(f"n_illumination: expected at least 1, got {n_illumination!r}")
-    return int(n_illumination)
+    return check_int(n_illumination, "n_illumination", minimum=1)
 
 
 def _as_planes(values, name: str) -> tuple[float, ...]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from coursekit._validation import check_choice
+from coursekit._validation import check_choice, check_int
 from coursekit.microscope.field import simulate_field
 from coursekit.microscope.specimen import CELL_TYPES, CellPlan, _check_shape, plan_cells
 
@@ -184,8 +184,7 @@ def simulate_timelapse(
     'interphase'
     """
     shp = _check_shape(shape)
-    if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 2:
-        raise ValueError(f"n_frames: expected an integer >= 2, got {n_frames!r}")
+    n_frames = check_int(n_frames, "n_frames", minimum=2)
     try:
         drift = tuple(float(v) for v in drift_um_per_frame)
     except (TypeError, ValueError) as exc:
