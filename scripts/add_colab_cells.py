@@ -16,8 +16,9 @@ What it writes (cells found again by their tag, so a rerun updates instead of du
   only when ``import coursekit`` would fail (Colab); a no-op in ``make lab``, Binder, a
   JupyterHub or CI, where coursekit is installed;
 - ``metadata.kernelspec``: name ``coursekit``, display name "Python (coursekit)", the kernel
-  that ``make lab`` and ``binder/postBuild`` register (so a notebook does not open marked
-  modified in JupyterLab).
+  that ``make lab`` and ``binder/postBuild`` register, and ``metadata.language_info`` as the
+  kernel reports it (Python version of this environment), so that a notebook does not open
+  marked modified in JupyterLab (autosave would then rewrite it in git).
 
 A solution notebook's badge opens the *exercise* of the same name: exercises/ is generated
 from solutions/ cell by cell (``make exercises``), so the badge the exercise inherits must
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -47,6 +49,18 @@ except ModuleNotFoundError:  # Python 3.10
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("lectures", "solutions", "exercises")
 KERNELSPEC = {"name": "coursekit", "display_name": "Python (coursekit)", "language": "python"}
+# What the kernel reports when JupyterLab connects (ipykernel's language_info). A notebook
+# that stores less (no version, no nbconvert_exporter) is updated on opening and so opens
+# marked modified, and autosave would rewrite it in git.
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": platform.python_version(),
+}
 BADGE_TAG = "colab-badge"
 INSTALL_TAG = "colab-install"
 COLAB_BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -133,6 +147,7 @@ def apply(nb, rel: Path, repo: str, branch: str):
     _put(nb, 0, BADGE_TAG, "markdown", badge_source(rel, repo, branch))
     _put(nb, 1, INSTALL_TAG, "code", install_source(repo, branch))
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = copy.deepcopy(LANGUAGE_INFO)
     return nb
 
 
@@ -151,6 +166,11 @@ def problems(nb, rel: Path, repo: str, branch: str) -> list[str]:
     ks = nb.metadata.get("kernelspec", {})
     if {k: ks.get(k) for k in KERNELSPEC} != KERNELSPEC:
         out.append(f"kernelspec is {ks!r}, expected {KERNELSPEC!r}")
+    li = nb.metadata.get("language_info", {})
+    if {k: li.get(k) for k in LANGUAGE_INFO if k != "version"} != {
+        k: v for k, v in LANGUAGE_INFO.items() if k != "version"
+    } or not li.get("version"):
+        out.append(f"language_info is {li!r}: JupyterLab would mark the notebook modified")
     return out
 
 
