@@ -49,10 +49,12 @@ def _goals(nb) -> list[str]:
         if cell.cell_type == "markdown" and re.match(r"^##\s+Summary", cell.source):
             bullets, current = [], None
             for line in cell.source.splitlines()[1:]:
-                if line.startswith("- "):
+                if line.startswith("- **Next"):  # a pointer to the next lecture, not a goal
+                    current = None
+                elif line.startswith("- "):
                     current = line[2:].strip()
                     bullets.append(current)
-                elif current is not None and line.startswith("  ") and line.strip():
+                elif current is not None and line.startswith("  ") and line.strip() and bullets:
                     bullets[-1] += " " + line.strip()
             return bullets
     return []
@@ -119,7 +121,10 @@ def stage(src: Path) -> list[Path]:
     notebooks = sorted((ROOT / "lectures").glob("*.ipynb"))
     (src / "lectures").mkdir()
     for path in notebooks:
-        shutil.copy(path, src / "lectures" / path.name)
+        # The reader of a web page installs nothing: the Colab install cell is left out.
+        nb = nbformat.read(path, as_version=4)
+        nb.cells = [c for c in nb.cells if "colab-install" not in c.metadata.get("tags", [])]
+        nbformat.write(nb, src / "lectures" / path.name)
     projects = next((ROOT / p for p in PROJECT_PAGES if (ROOT / p).is_file()), None)
     if projects is not None:
         shutil.copy(projects, src / "projects.md")

@@ -65,6 +65,8 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 VIEWER_CALLS = ("stack_viewer(",)
 STDERR = "application/vnd.jupyter.stderr"
+# The notebook on screen (a page may hold other, hidden panels).
+PANEL = ".jp-NotebookPanel:visible"
 
 
 def _find_chromium() -> str | None:
@@ -253,7 +255,7 @@ def _wait_idle(page, base, token, rel: str, timeout: float, what: str) -> dict:
     calm = 0
     while True:
         session = _session(base, token, rel)
-        busy = page.locator(".jp-InputPrompt", has_text="[*]").count()
+        busy = page.locator(f"{PANEL} .jp-InputPrompt", has_text="[*]").count()
         state = session and _api(base, token, f"kernels/{session['kernel']['id']}")
         idle = bool(state) and state["execution_state"] == "idle" and busy == 0
         calm = calm + 1 if idle else 0
@@ -277,8 +279,9 @@ def _check_dialog(page, rel: str) -> None:
 
 
 def _open(page, base, token, rel: str) -> dict:
-    page.goto(f"{base}/lab/tree/{rel}?token={token}")
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=120_000)
+    # reset: a fresh workspace, so the notebooks of earlier tests do not reopen beside it.
+    page.goto(f"{base}/lab/tree/{rel}?reset&token={token}")
+    page.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=120_000)
     page.wait_for_timeout(2000)
     _check_dialog(page, rel)
     session = _wait_idle(page, base, token, rel, 180, "kernel start")
@@ -286,7 +289,7 @@ def _open(page, base, token, rel: str) -> dict:
         f"{rel}: runs on kernel {session['kernel']['name']!r}, the README names "
         f"{KERNEL_NAME!r} ({KERNEL_DISPLAY})"
     )
-    toolbar = page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName").first
+    toolbar = page.locator(f"{PANEL} .jp-NotebookPanel-toolbar .jp-Toolbar-kernelName").first
     assert toolbar.inner_text().strip() == KERNEL_DISPLAY, (
         f"{rel}: the toolbar shows kernel {toolbar.inner_text()!r}, expected {KERNEL_DISPLAY!r}"
     )
@@ -301,14 +304,14 @@ def _run_all(page) -> None:
 
 
 def _stderr_outputs(page) -> list[str]:
-    outs = page.locator(f'.jp-OutputArea-output[data-mime-type="{STDERR}"]')
+    outs = page.locator(f'{PANEL} .jp-OutputArea-output[data-mime-type="{STDERR}"]')
     return [outs.nth(i).inner_text()[:800] for i in range(outs.count())]
 
 
 def _shot_cells(page, stem: str, suffix: str) -> list[Path]:
     """Screenshots down the whole notebook (JupyterLab scrolls inside its panel)."""
     shots = []
-    scroller = ".jp-NotebookPanel .jp-WindowedPanel-outer"
+    scroller = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"
     height = page.evaluate(f"document.querySelector('{scroller}')?.scrollHeight || 0")
     view = page.evaluate(f"document.querySelector('{scroller}')?.clientHeight || 1000")
     for k, top in enumerate(range(0, max(int(height), 1), max(int(view) - 50, 200))):
@@ -343,11 +346,11 @@ def _wait_new_image(viewer, old: str, what: str, timeout: float = 120) -> str:
 
 
 def _check_viewers(page, stem: str, n_viewer_cells: int) -> int:
-    text = page.locator(".jp-NotebookPanel").inner_text()
+    text = page.locator(PANEL).inner_text()
     assert "Loading widget..." not in text, f"{stem}: a widget is stuck on 'Loading widget...'"
-    plain = page.locator(".jp-OutputArea-output pre", has_text="VBox(children=")
+    plain = page.locator(f"{PANEL} .jp-OutputArea-output pre", has_text="VBox(children=")
     assert plain.count() == 0, f"{stem}: a viewer shows its text fallback, not the widget"
-    viewers = page.locator(".jp-OutputArea-output .widget-vbox:has(.widget-slider)")
+    viewers = page.locator(f"{PANEL} .jp-OutputArea-output .widget-vbox:has(.widget-slider)")
     assert viewers.count() >= n_viewer_cells, (
         f"{stem}: {viewers.count()} viewer widgets rendered, {n_viewer_cells} cells call one"
     )
@@ -402,7 +405,7 @@ def test_lecture_in_jupyterlab(path, lab, browser_context, request):
             _wait_idle(page, base, token, rel, RUN_TIMEOUT, "Run All Cells")
             errors = _stderr_outputs(page)
             assert not errors, f"{rel}: {len(errors)} cells wrote errors or to stderr: {errors}"
-            done = page.locator(".jp-CodeCell .jp-InputPrompt", has_text="]:")
+            done = page.locator(f"{PANEL} .jp-CodeCell .jp-InputPrompt", has_text="]:")
             prompts = done.all_inner_texts()
             unrun = [p for p in prompts if p.strip() in ("[ ]:", "[]:")]
             assert not unrun and len(prompts) == len(code), (
@@ -415,7 +418,7 @@ def test_lecture_in_jupyterlab(path, lab, browser_context, request):
             stored = sum(
                 "image/png" in o.get("data", {}) for c in code for o in c.outputs
             )  # fmt: skip
-            shown = page.locator(".jp-OutputArea-output img").count()
+            shown = page.locator(f"{PANEL} .jp-OutputArea-output img").count()
             assert shown >= stored, f"{rel}: {shown} images shown, {stored} stored"
             errors = _stderr_outputs(page)
             assert not errors, f"{rel}: stored outputs hold errors or stderr: {errors}"
