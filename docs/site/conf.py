@@ -32,10 +32,13 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
+napoleon_use_ivar = True  # "Attributes" sections as fields: no duplicate of autodoc's members
 
 html_theme = "alabaster"
 html_title = "coursekit"
 html_theme_options = {"page_width": "1100px", "sidebar_width": "240px", "fixed_sidebar": True}
 html_show_sourcelink = False
 # Cross-references to other projects' docs would need the network: not resolved.
-suppress_warnings = ["mystnb.unknown_mime_type", "myst.header"]
+# Docstring types such as "shape" or "path" name attributes of several classes: ambiguous
+# cross-references are left as plain text instead of a warning each.
+suppress_warnings = ["mystnb.unknown_mime_type", "myst.header", "ref.python"]
