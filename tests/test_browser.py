@@ -233,6 +233,9 @@ def browser_context(tmp_path_factory):
             args=CHROMIUM_ARGS,
             viewport={"width": 1400, "height": 1000},
         )
+        # Generous: a CI machine shared with other jobs can take minutes to load JupyterLab.
+        context.set_default_timeout(120_000)
+        context.set_default_navigation_timeout(300_000)
         try:
             yield context
         finally:
@@ -280,11 +283,11 @@ def _check_dialog(page, rel: str) -> None:
 
 def _open(page, base, token, rel: str) -> dict:
     # reset: a fresh workspace, so the notebooks of earlier tests do not reopen beside it.
-    page.goto(f"{base}/lab/tree/{rel}?reset&token={token}")
-    page.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=120_000)
+    page.goto(f"{base}/lab/tree/{rel}?reset&token={token}", wait_until="domcontentloaded")
+    page.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=300_000)
     page.wait_for_timeout(2000)
     _check_dialog(page, rel)
-    session = _wait_idle(page, base, token, rel, 180, "kernel start")
+    session = _wait_idle(page, base, token, rel, 300, "kernel start")
     assert session["kernel"]["name"] == KERNEL_NAME, (
         f"{rel}: runs on kernel {session['kernel']['name']!r}, the README names "
         f"{KERNEL_NAME!r} ({KERNEL_DISPLAY})"
