@@ -47,7 +47,7 @@ def test_jupyterlab_serves_the_lectures(tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded CI machine starts it slowly
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
@@ -55,7 +55,7 @@ def test_jupyterlab_serves_the_lectures(tmp_path):
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("JupyterLab did not start within 60 s") from None
+                    raise AssertionError("JupyterLab did not start within 180 s") from None
                 time.sleep(0.5)
         assert "started" in status
         with urllib.request.urlopen(f"{base}/api/contents/lectures?token={token}", timeout=5) as r:
