@@ -4,8 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 LAB_PORT ?= 8888
 DEMO_OUT ?= demo-output
+SITE_OUT ?= build/site
 
-.PHONY: help setup lab test lint pytest notebooks refresh-notebooks exercises demo bench clean
+.PHONY: help setup lab test lint pytest notebooks refresh-notebooks exercises demo bench clean \
+	test-browser wheel site classroom-extras
 
 help:
 	@echo "make lab    - set up .venv and open JupyterLab on the course (prints the URL)"
@@ -14,6 +16,9 @@ help:
 	@echo "make bench  - run the speed benchmarks (prints ratios against baselines)"
 	@echo "make exercises - regenerate exercises/ from solutions/"
 	@echo "make refresh-notebooks - re-execute lectures/solutions and store clean outputs for nbval"
+	@echo "make test-browser - JupyterLab in headless Chromium: run the lectures, drive the viewer (screenshots)"
+	@echo "make wheel  - build wheel + sdist into dist/ and test the wheel in a fresh venv"
+	@echo "make site   - build the course website (static HTML, stored outputs) into $(SITE_OUT)/"
 
 setup:
 	@bash scripts/setup_env.sh
@@ -32,8 +37,10 @@ lint:
 	$(VENV)/bin/ruff check coursekit tests benchmarks scripts
 	$(VENV)/bin/ruff format --check coursekit tests benchmarks scripts
 
+# The deployment checks (marker "classroom": browser, wheel, site, Binder resolution) have
+# their own targets and .ci/run stages.
 pytest:
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -m "not classroom"
 
 notebooks:
 	@bash scripts/run_notebooks.sh
@@ -50,5 +57,21 @@ exercises: setup
 refresh-notebooks: setup
 	$(PY) scripts/refresh_notebooks.py
 
+# The tools of the browser test and the website (pyproject extras "browser" and "site").
+classroom-extras: setup
+	$(VENV)/bin/pip install --quiet -e ".[browser,site]"
+
+# Skipped with the reason when no Chromium is found (Debian: apt-get install -y chromium).
+# COURSEKIT_BROWSER_NOTEBOOKS chooses the notebooks (see tests/test_browser.py).
+test-browser: classroom-extras
+	$(PY) -m pytest tests/test_browser.py -q -rs -s
+
+wheel: classroom-extras
+	$(PY) -m build --outdir dist .
+	$(PY) -m pytest tests/test_wheel.py -q
+
+site: classroom-extras
+	$(PY) scripts/build_site.py --out $(SITE_OUT)
+
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_OUT) build dist docs/site/_generated *.egg-info .pytest_cache .ruff_cache
