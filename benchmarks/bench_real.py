@@ -210,6 +210,11 @@ STUDY = [  # (change, overrides on preset "default"): each row adds one change t
     ("no augmentation", {"augment": False}),
     ("L1 loss", {"loss": "l1"}),
     ("binning 4", {"binning": 4, "patch_size": 32}),
+    ("precise BN statistics (64 batches)", {"precise_bn": 64}),
+    (
+        "real_2d candidate: training norm + cosine + precise BN",
+        {"normalization_scope": "training", "schedule": "cosine", "precise_bn": 64},
+    ),
 ]
 
 

@@ -50,6 +50,7 @@ PRESETS: dict[str, dict] = {
         "normalization_scope": "image",
         "percentiles": (1.0, 99.8),
         "unet": {},
+        "precise_bn": 0,
         "steps": 1500,
     },
     "real_2d": {
@@ -65,6 +66,7 @@ PRESETS: dict[str, dict] = {
         "normalization_scope": "training",
         "percentiles": (1.0, 99.8),
         "unet": {},
+        "precise_bn": 0,
         "steps": 1500,
     },
 }
@@ -507,6 +509,9 @@ def train_real(
         seed=seed,
         progress=progress,
     )
+    n_bn = check_int(s["precise_bn"], "precise_bn", minimum=0)
+    if n_bn:
+        _precise_batchnorm(net, patches, n_batches=n_bn, batch_size=s["batch_size"], seed=seed)
     s["split"] = split.name
     s["seed"] = seed
     return RealModel(
@@ -519,6 +524,31 @@ def train_real(
         settings=s,
         history=history,
     )
+
+
+def _precise_batchnorm(net, patches, *, n_batches: int, batch_size: int, seed: int) -> None:
+    """Replace batch norm's running statistics (an exponential average over the last few
+    training batches, noisy with batches of 8 patches) by their average over ``n_batches``
+    fresh batches, computed with the final weights ("precise BN", Wu & Johnson 2021)."""
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    dev = next(net.parameters()).device
+    saved = [(m, m.momentum) for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    patches.set_epoch(10_000 + seed)
+    net.train()
+    try:
+        with torch.no_grad():
+            for b in range(n_batches):
+                xb = torch.stack([patches[b * batch_size + i][0] for i in range(batch_size)])
+                net(xb.to(dev))
+    finally:
+        for m, momentum in saved:
+            m.momentum = momentum
+        net.eval()
 
 
 def _bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
