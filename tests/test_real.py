@@ -237,3 +237,13 @@ def test_precise_batchnorm_replaces_running_statistics():
     ), "precise BN must not change the trained weights"
     assert any(not torch.allclose(a[k], b[k]) for k in means), "running means were not replaced"
     assert precise.settings["precise_bn"] == 8
+
+
+def test_plot_heldout_shows_input_target_and_prediction(tiny_model):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = rd.plot_heldout(tiny_model, _synthetic(seed=3), "right_quarter")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["z1", "DNA (target)", "DNA (prediction)"], titles
+    assert fig.dpi >= 100, "figures must be readable on a projector"

@@ -26,15 +26,15 @@ from coursekit.realdata.images import (
     load_paired,
     spatial_split,
 )
+from coursekit.realdata.model import RealModel
+from coursekit.realdata.normalization import apply_normalization, fit_normalization
 from coursekit.realdata.pipeline import (
     PRESETS,
-    RealModel,
-    apply_normalization,
     evaluate_real,
-    fit_normalization,
     input_baseline,
     train_real,
 )
+from coursekit.realdata.plots import plot_heldout
 
 __all__ = [
     "PairedImages",
@@ -50,4 +50,5 @@ __all__ = [
     "input_baseline",
     "fit_normalization",
     "apply_normalization",
+    "plot_heldout",
 ]
