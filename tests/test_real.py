@@ -207,7 +207,6 @@ REAL_SETUP = {"binning": 4, "patch_size": 32, "unet": {"depth": 2, "base_channel
 
 @needs_sample
 def test_short_training_on_the_sample_beats_the_input_baseline():
-    torch.set_num_threads(min(2, torch.get_num_threads()))
     data = rd.load_paired(data_dir=ISL_DIR.parent, progress=False).select(targets=["DAPI"])
     scores = []
     for seed in (0, 1, 2):
