@@ -10,6 +10,7 @@ The package holds the helpers the course notebooks use:
 - :mod:`coursekit.hallucination`: probes and maps to critique predictions;
 - :mod:`coursekit.analysis`: segment and count nuclei, match instances, line profiles;
 - :mod:`coursekit.experiments`: train on the simulator, predict held-out fields, score them;
+- :mod:`coursekit.realdata`: the same on real paired images (load, split, train, score);
 - :mod:`coursekit.normalize`, :mod:`coursekit.plotting`, :mod:`coursekit.viewer`: shared
   normalization, figures and a z-stack viewer.
 
@@ -29,6 +30,7 @@ _SUBMODULES = (
     "hallucination",
     "normalize",
     "experiments",
+    "realdata",
     "plotting",
     "viewer",
     "exercises",
