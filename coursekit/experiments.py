@@ -7,6 +7,9 @@ it lives here once.
 
 Examples
 --------
+Not run as a doctest (+SKIP): it trains a model on simulated fields, about a minute on a
+CPU; tests/test_science.py runs it.
+
 >>> from coursekit.experiments import train_on_simulator, heldout_fields, score_fields
 >>> model, history = train_on_simulator(("dna",), steps=5, progress=False)  # doctest: +SKIP
 >>> fields = heldout_fields(2, (128, 128), seed=1000, labels=("dna",))      # doctest: +SKIP

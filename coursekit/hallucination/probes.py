@@ -161,9 +161,9 @@ def make_probes(
 
     Examples
     --------
-    >>> probes = make_probes((128, 128), seed=0)  # doctest: +SKIP
-    >>> probes["blank"].input.shape, probes["blank"].truth.shape  # doctest: +SKIP
-    ((3, 128, 128), (128, 128))
+    >>> probes = make_probes((64, 64), seed=0)
+    >>> probes["blank"].input.shape, probes["blank"].truth.shape
+    ((3, 64, 64), (64, 64))
     """
     from coursekit.microscope import simulate_field
 
@@ -365,8 +365,11 @@ def run_probes(
 
     Examples
     --------
-    >>> probes = make_probes((128, 128), seed=0)  # doctest: +SKIP
-    >>> table = run_probes(lambda x: model_output(x), probes)  # doctest: +SKIP
+    >>> probes = make_probes((64, 64), seed=0)
+    >>> in_focus = lambda x: 1.0 - x[1]  # a "model": dark in bright field = signal
+    >>> table = run_probes(in_focus, probes)
+    >>> list(table["probe"]) == list(PROBE_NAMES)
+    True
     """
     if not isinstance(probes, Mapping) or not probes:
         raise TypeError("probes: expected a non-empty dict name -> Probe, e.g. make_probes(...)")

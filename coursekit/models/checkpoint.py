@@ -319,8 +319,15 @@ def load_checkpoint(path, *, map_location="cpu"):
 
     Examples
     --------
-    >>> model, info = load_checkpoint("model.pt")  # doctest: +SKIP
-    >>> prediction = predict(model, image)  # normalized as in training  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from coursekit.models import UNet, predict
+    >>> path = save_checkpoint(os.path.join(tempfile.mkdtemp(), "model.pt"),
+    ...                        UNet(depth=2, seed=0), normalization="zscore")
+    >>> model, info = load_checkpoint(path)
+    >>> counts = np.random.default_rng(0).poisson(300, (64, 64)).astype(np.uint16)
+    >>> predict(model, counts).shape  # normalized as in training, from the checkpoint
+    (64, 64)
     """
     payload = _read(path, map_location)
     name = payload["class_name"]
@@ -436,7 +443,11 @@ def load_weights(model: torch.nn.Module, path, *, map_location="cpu") -> dict:
 
     Examples
     --------
-    >>> info = load_weights(UNet(depth=3), "model.pt")  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> path = save_checkpoint(os.path.join(tempfile.mkdtemp(), "model.pt"), UNet(depth=2))
+    >>> info = load_weights(UNet(depth=2), path)
+    >>> info["config"]["depth"]
+    2
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
