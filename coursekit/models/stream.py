@@ -189,9 +189,7 @@ class PatchStream(IterableDataset):
         self.field_shape = _check_shape(field_shape)
         self.patch_shape = _check_patch(patch_shape, self.field_shape)
         self.labels = _check_labels(labels)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise TypeError(f"seed: expected a non-negative integer, got {seed!r}")
-        self.seed = int(seed)
+        self.seed = check_int(seed, "seed", minimum=0)
         check_choice(normalization, "normalization", NORMALIZATIONS)
         self.normalization = normalization
         self.patches_per_field = check_int(patches_per_field, "patches_per_field", minimum=1)

@@ -188,27 +188,27 @@ class _Run:
 
 class _InputStats:
     """Running per-channel mean and standard deviation of the training inputs (kept on the
-    device, read once at the end), so prediction can tell when an input is on another scale."""
+    device in float32, which MPS also supports; read once at the end), so that prediction
+    can tell when an input is on another scale than the model was trained on."""
 
     def __init__(self):
         self.total = self.total_sq = None
-        self.count = 0
+        self.batches = 0
 
     def add(self, x: torch.Tensor) -> None:
         dims = [0, *range(2, x.dim())]
-        xd = x.detach().double()
-        s, s2 = xd.sum(dims), (xd * xd).sum(dims)
-        self.total = s if self.total is None else self.total + s
-        self.total_sq = s2 if self.total_sq is None else self.total_sq + s2
-        self.count += x.numel() // x.shape[1]
+        xf = x.detach().float()
+        m, m2 = xf.mean(dims), (xf * xf).mean(dims)  # per batch: every batch counts the same
+        self.total = m if self.total is None else self.total + m
+        self.total_sq = m2 if self.total_sq is None else self.total_sq + m2
+        self.batches += 1
 
     def result(self) -> dict | None:
-        if self.total is None or self.count == 0:
+        if self.total is None:
             return None
-        mean = (self.total / self.count).cpu()
-        var = (self.total_sq / self.count).cpu() - mean * mean
-        std = var.clamp_min(0).sqrt()
-        return {"mean": mean.tolist(), "std": std.tolist()}
+        mean = (self.total / self.batches).double().cpu()
+        var = (self.total_sq / self.batches).double().cpu() - mean * mean
+        return {"mean": mean.tolist(), "std": var.clamp_min(0).sqrt().tolist()}
 
 
 def _data_normalization(data):
