@@ -25,7 +25,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from coursekit.demo import run_demo
 
-    summary = run_demo(out=args.out, seconds=args.seconds, seed=args.seed, device=args.device)
+    summary = run_demo(
+        out=args.out, steps=args.steps, seconds=args.seconds, seed=args.seed, device=args.device
+    )
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -119,7 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         "demo", help="headless end-to-end run on the virtual microscope; writes figures and numbers"
     )
     p_demo.add_argument("--out", default="demo-output", help="output folder (created)")
-    p_demo.add_argument("--seconds", type=float, default=45.0, help="training budget in seconds")
+    p_demo.add_argument(
+        "--steps", type=int, default=300, help="training budget in steps (same result everywhere)"
+    )
+    p_demo.add_argument(
+        "--seconds", type=float, default=None, help="optional wall-clock limit for the training"
+    )
     p_demo.add_argument("--seed", type=int, default=0)
     p_demo.add_argument("--device", default="auto", help='"auto", "cpu", "cuda" or "mps"')
     p_demo.set_defaults(func=_cmd_demo)

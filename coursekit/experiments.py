@@ -7,6 +7,9 @@ it lives here once.
 
 Examples
 --------
+Not run as a doctest (+SKIP): it trains a model on simulated fields, about a minute on a
+CPU; tests/test_science.py runs it.
+
 >>> from coursekit.experiments import train_on_simulator, heldout_fields, score_fields
 >>> model, history = train_on_simulator(("dna",), steps=5, progress=False)  # doctest: +SKIP
 >>> fields = heldout_fields(2, (128, 128), seed=1000, labels=("dna",))      # doctest: +SKIP
@@ -17,9 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
-from coursekit._validation import check_choice
+from coursekit._validation import check_int
 
 __all__ = ["train_on_simulator", "heldout_fields", "predict_fields", "score_fields"]
 
@@ -53,11 +54,13 @@ def train_on_simulator(
         Fluorescence labels to predict (one output channel each).
     model : torch.nn.Module, optional
         The model to train; default a compact :class:`~coursekit.models.UNet` with one
-        input channel per transmitted-light plane (2D) or one (3D).
+        input channel per transmitted-light plane (2D) or one (3D), its initial weights
+        seeded by ``seed``.
     steps, seconds : int or float, optional
         Training budget (see :func:`coursekit.models.train`).
     seed : int
-        Seeds the stream of fields and the training.
+        Seeds the stream of fields, the default model's initial weights and the training:
+        one seed makes the run repeatable.
     patch_shape, field_shape : tuple of int
         ``(Y, X)`` or ``(Z, Y, X)``.
     batch_size, loss, lr, schedule, device, progress, live_plot
@@ -75,9 +78,12 @@ def train_on_simulator(
     Returns
     -------
     (torch.nn.Module, coursekit.models.History)
+        The model carries the stream's normalization (``model.normalization``), so
+        :func:`predict_fields` and :func:`~coursekit.models.save_checkpoint` need not be
+        told it.
     """
-    from coursekit.microscope.stream import PatchStream
     from coursekit.models import UNet, train
+    from coursekit.models.stream import PatchStream
 
     stream = PatchStream(
         patch_shape,
@@ -90,7 +96,7 @@ def train_on_simulator(
     )
     if model is None:
         x0, _, _ = next(iter(stream))
-        model = UNet(x0.shape[0], len(stream.labels), ndim=len(patch_shape))
+        model = UNet(x0.shape[0], len(stream.labels), ndim=len(patch_shape), seed=seed)
     history = train(
         model,
         stream,
@@ -121,23 +127,33 @@ def heldout_fields(
     -------
     list of coursekit.microscope.Field
     """
-    from coursekit.microscope.field import simulate_field
+    from coursekit.microscope import simulate_field
 
-    if isinstance(n_fields, bool) or not isinstance(n_fields, (int, np.integer)) or n_fields < 1:
-        raise ValueError(f"n_fields: expected a positive integer, got {n_fields!r}")
+    n_fields = check_int(n_fields, "n_fields", minimum=1)
     return [
         simulate_field(shape, seed=seed + k, labels=tuple(labels), **field_kwargs)
-        for k in range(int(n_fields))
+        for k in range(n_fields)
     ]
 
 
-def predict_fields(
-    model, fields, *, normalization: str = "zscore", tile=None, device="auto", progress=False
-):
+def predict_fields(model, fields, *, normalization=None, tile=None, device="auto", progress=False):
     """Predict every field's targets from its transmitted light.
 
-    The input is normalized per channel as in training (:class:`PatchStream` does the
-    same), then predicted in one pass, or tile by tile when ``tile`` is given.
+    :func:`coursekit.models.predict` normalizes each input channel as in training, then
+    predicts in one pass, or tile by tile (:func:`coursekit.models.predict_tiled`) when
+    ``tile`` is given.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    fields : list of coursekit.microscope.Field
+    normalization : str or dict, optional
+        Default: the model's training normalization (``model.normalization``, recorded by
+        :func:`train_on_simulator`), or ``"zscore"`` (the patch stream's) for a model that
+        has none, such as an untrained one.
+    tile : int or tuple of int, optional
+    device : str
+    progress : bool
 
     Returns
     -------
@@ -145,16 +161,25 @@ def predict_fields(
         One ``(C_out, Y, X)`` or ``(C_out, Z, Y, X)`` float32 array per field.
     """
     from coursekit.models import predict, predict_tiled
-    from coursekit.normalize import normalize
 
-    check_choice(normalization, "normalization", ("zscore", "percentile", "none"))
+    if normalization is None:
+        normalization = "model" if getattr(model, "normalization", None) else "zscore"
     out = []
     for f in fields:
-        x = normalize(f.input_stack(), normalization, channel_axis=0)
+        x = f.input_stack()
         if tile is None:
-            out.append(predict(model, x, device=device))
+            out.append(predict(model, x, device=device, normalization=normalization))
         else:
-            out.append(predict_tiled(model, x, tile=tile, device=device, progress=progress))
+            out.append(
+                predict_tiled(
+                    model,
+                    x,
+                    tile=tile,
+                    device=device,
+                    progress=progress,
+                    normalization=normalization,
+                )
+            )
     return out
 
 

@@ -48,9 +48,13 @@ def test_round_trip_gives_identical_predictions(tmp_path):
     assert info["torch_version"] == str(torch.__version__) and info["coursekit_version"]
     assert "state_dict" not in info
     image = np.random.default_rng(0).normal(size=(2, 24, 20)).astype(np.float32)
-    a = predict(model, image, device="cpu")
+    # the loaded model normalizes as stored (percentile); the original was saved with it
+    assert loaded.normalization == {"method": "percentile"}
+    a = predict(model, image, device="cpu", normalization="percentile")
     b = predict(loaded, image, device="cpu")
     assert np.array_equal(a, b)
+    same = predict(model, image, device="cpu", normalization="none")
+    assert np.array_equal(predict(loaded, image, device="cpu", normalization="none"), same)
 
     fresh = UNet(**model.config)
     info2 = load_weights(fresh, path)

@@ -10,11 +10,13 @@ import pytest
 from coursekit.demo import run_demo
 from coursekit.io import read_image
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    summary = run_demo(out, seconds=3, seed=0, device="cpu", progress=False)
+    summary = run_demo(out, steps=3, seed=0, device="cpu", progress=False)
     return out, summary
 
 

@@ -221,7 +221,7 @@ def test_ensemble_of_identical_predictors_has_zero_spread():
     assert not std.any()
     np.testing.assert_allclose(mean, model_in_other_units(x), rtol=1e-6)
     mean, std = ensemble_uncertainty([lambda v: v, lambda v: v + 2.0], x)
-    np.testing.assert_allclose(std, 1.0, rtol=1e-6)
+    np.testing.assert_allclose(std, np.sqrt(2.0), rtol=1e-6)  # sample std (ddof=1) of (v, v+2)
     with pytest.raises(ValueError, match="at least 2 predictors"):
         ensemble_uncertainty([model_in_other_units], x)
     with pytest.raises(ValueError, match="predictor 1 returned shape"):
@@ -260,12 +260,16 @@ class TinyNet(nn.Module):
         return self.out(self.drop(torch.relu(self.bn(self.conv(x)))))
 
 
-def test_mc_dropout_zero_dropout_has_zero_spread():
+def test_mc_dropout_identical_passes_have_zero_spread():
     torch.manual_seed(0)
-    net = TinyNet(0.0)
+    net = TinyNet(0.5)
+    with torch.no_grad():
+        net.out.weight.zero_()  # the dropped features do not reach the output
     x = np.random.default_rng(0).random((1, 12, 12)).astype(np.float32)
-    mean, std = mc_dropout_uncertainty(net, x, n_samples=6)
-    assert mean.shape == (1, 12, 12) and not std.any()
+    mean, std = mc_dropout_uncertainty(net, x, n_samples=6, progress=False)
+    assert mean.shape == (1, 12, 12) and not std.any(), "identical passes must have zero spread"
+    with pytest.raises(ValueError, match="no dropout layers with p > 0"):
+        mc_dropout_uncertainty(TinyNet(0.0), x, n_samples=6)
 
 
 def test_mc_dropout_spread_keeps_batch_norm_in_eval_and_restores_modes():
@@ -294,7 +298,7 @@ def test_mc_dropout_errors():
         mc_dropout_uncertainty(net, x)
     with pytest.raises(TypeError, match="torch.nn.Module"):
         mc_dropout_uncertainty(lambda v: v, x)
-    with pytest.raises(ValueError, match="at least 2 passes"):
+    with pytest.raises(ValueError, match="n_samples: expected an integer >= 2"):
         mc_dropout_uncertainty(TinyNet(0.1), x, n_samples=1)
 
 

@@ -131,7 +131,53 @@ def test_bad_inputs_are_rejected_clearly():
     with pytest.raises(TypeError, match="Generator"):
         augment_pair(np.zeros((1, 4, 4)), np.zeros((1, 4, 4)), 0)
     # camera counts (integers) are fine: they are normalized
-    ds = PairedPatches(
-        [np.ones((1, 8, 8), np.uint16)], [np.ones((1, 8, 8), np.uint16)], patch_shape=(4, 4)
-    )
+    with pytest.warns(UserWarning, match="constant"):
+        ds = PairedPatches(
+            [np.ones((1, 8, 8), np.uint16)], [np.ones((1, 8, 8), np.uint16)], patch_shape=(4, 4)
+        )
     assert ds[0][0].dtype == torch.float32
+
+
+# --------------------------------------------------------------------------- one real image
+def test_split_spatial_is_disjoint_complete_and_stated():
+    from coursekit.models import split_spatial
+
+    for side in ("right", "left", "bottom", "top"):
+        split = split_spatial((3, 40, 50), 0.25, side=side)
+        assert not (split.train_mask & split.test_mask).any()
+        assert (split.train_mask | split.test_mask).all()
+        image = np.arange(40 * 50).reshape(40, 50)
+        assert split.take(image, "train").size + split.take(image, "test").size == image.size
+        assert side in split.description
+    right = split_spatial((40, 50), 0.25)
+    assert right.test == (slice(0, 40), slice(38, 50))  # 12.5 -> 12 columns held out
+    assert right.test_mask[:, 38:].all() and not right.test_mask[:, :38].any()
+    with pytest.raises(ValueError, match="fraction"):
+        split_spatial((40, 50), 1.0)
+    with pytest.raises(ValueError, match="unknown side"):
+        split_spatial((40, 50), 0.2, side="middle")
+
+
+def test_bin_image_means_and_sums_blocks():
+    from coursekit.models import bin_image
+
+    x = np.arange(2 * 5 * 7, dtype=np.uint16).reshape(2, 5, 7)
+    out = bin_image(x, 2)
+    assert out.shape == (2, 2, 3) and out.dtype == np.float32
+    assert out[1, 1, 2] == pytest.approx(x[1, 2:4, 4:6].mean())
+    assert bin_image(x, (1, 7), reduce="sum")[0, 3, 0] == x[0, 3].sum()
+    with pytest.raises(ValueError, match="larger than"):
+        bin_image(x, 8)
+    with pytest.raises(ValueError, match="factor"):
+        bin_image(x, 0)
+
+
+def test_default_patch_shape_fits_the_fields():
+    xs, ys = _fields()
+    ds = PairedPatches(xs, ys)
+    expected = tuple(min(64, min(x.shape[d] for x in xs)) for d in (1, 2))
+    assert ds.patch_shape == expected and ds.ndim == 2
+    big = [np.random.default_rng(0).random((1, 100, 90))]
+    assert PairedPatches(big, big).patch_shape == (64, 64)
+    vol = [np.random.default_rng(0).random((1, 20, 70, 70))]
+    assert PairedPatches(vol, vol).patch_shape == (16, 64, 64)

@@ -1,5 +1,7 @@
 """Prediction: one pass, tiles that match it, flip TTA, MC dropout, input checks."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -200,3 +202,91 @@ def test_bad_inputs_are_rejected_clearly():
         predict(one, _image((16, 16)), tta="rotations", device="cpu")
     with pytest.raises(TypeError, match="torch.nn.Module"):
         predict("model.pt", _image((16, 16)))
+
+
+# --------------------------------------------------------------------------- normalization
+def _counts(seed=0, shape=(2, 1, 32, 32)):
+    """Camera-count-like inputs (hundreds, uint16) with a learnable target."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(500, 60, size=shape).clip(0, 65535).astype(np.uint16)
+    return [a for a in x], [(a.astype(np.float32) - 500) ** 2 for a in x]
+
+
+def test_normalization_travels_from_training_to_prediction(tmp_path):
+    from coursekit.models import (
+        PairedPatches,
+        load_checkpoint,
+        save_checkpoint,
+        train,
+    )
+
+    xs, ys = _counts()
+    data = PairedPatches(xs, ys, patch_shape=(16, 16), normalization="percentile")
+    model = UNet(1, 1, depth=1, base_channels=4, seed=0)
+    history = train(model, data, steps=2, device="cpu", progress=False)
+    assert history.normalization == {"method": "percentile"} == model.normalization
+    assert len(history.input_stats["mean"]) == 1 and model.input_stats == history.input_stats
+    raw = xs[0]
+    by_hand = predict(model, raw, normalization="percentile", device="cpu")
+    np.testing.assert_array_equal(predict(model, raw, device="cpu"), by_hand)
+    # the checkpoint gets it without being told, and predict uses it after loading
+    path = save_checkpoint(tmp_path / "m.pt", model)
+    loaded, info = load_checkpoint(path)
+    assert info["normalization"] == {"method": "percentile"}
+    assert info["input_stats"] == model.input_stats
+    np.testing.assert_array_equal(predict(loaded, raw, device="cpu"), by_hand)
+    np.testing.assert_array_equal(
+        predict_tiled(loaded, raw, tile=16, overlap=8, device="cpu", progress=False),
+        predict_tiled(model, raw, tile=16, overlap=8, device="cpu", progress=False),
+    )
+
+
+def test_unnormalized_input_warns():
+    xs, ys = _counts()
+    from coursekit.models import PairedPatches, train
+
+    model = UNet(1, 1, depth=1, base_channels=4, seed=0)
+    train(model, PairedPatches(xs, ys, patch_shape=(16, 16)), steps=2, device="cpu", progress=False)
+    raw = xs[0].astype(np.float32)
+    with pytest.warns(UserWarning, match=r"does not look normalized.*trained on mean"):
+        predict(model, raw, normalization="none", device="cpu")
+    with pytest.warns(UserWarning, match="does not look normalized"):
+        predict_tiled(model, raw, tile=16, normalization=None, device="cpu", progress=False)
+    # a model without training statistics: raw counts are still flagged
+    with pytest.warns(UserWarning, match="raw camera counts"):
+        predict(UNet(depth=1, base_channels=4), raw, device="cpu")
+    # a normalized input, or the model's own normalization, does not warn
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        predict(model, raw, device="cpu")
+        from coursekit.normalize import normalize
+
+        predict(model, normalize(raw), normalization="none", device="cpu")
+    with pytest.warns(UserWarning, match="differs from the model's training normalization"):
+        predict(model, raw, normalization="percentile", device="cpu")
+
+
+def test_old_checkpoints_with_pmin_pmax_are_read(tmp_path):
+    from coursekit.models import load_checkpoint, save_checkpoint
+
+    path = save_checkpoint(tmp_path / "old.pt", _model(), normalization="zscore")
+    payload = torch.load(path, weights_only=True)
+    payload["normalization"] = {"method": "percentile", "pmin": 2.0, "pmax": 99.0}
+    for key in ("input_stats", "frozen_parameters"):
+        payload.pop(key)  # written before these existed
+    torch.save(payload, path)
+    model, info = load_checkpoint(path)
+    expected = {"method": "percentile", "percentiles": [2.0, 99.0]}
+    assert info["normalization"] == expected == model.normalization
+    assert info["input_stats"] is None and info["frozen_parameters"] == []
+
+
+def test_predict_tiled_has_a_default_tile():
+    from coursekit.models.predict import default_tile
+
+    model = _model()
+    image = _image((1, 300, 280))
+    assert default_tile(model) == (256, 256)
+    out = predict_tiled(model, image, device="cpu", progress=False)
+    np.testing.assert_allclose(out, predict(model, image, device="cpu"), atol=1e-4)
+    assert default_tile(UNet.fnet_like(ndim=2))[0] >= 4 * UNet.fnet_like(ndim=2).receptive_radius

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from coursekit.microscope.stream import PatchStream, field_seed, simulated_pairs
+from coursekit.models.stream import PatchStream, field_seed, simulated_pairs
 
 KW = dict(field_shape=(64, 64), patches_per_field=2, n_cells=3)
 
@@ -91,3 +91,13 @@ def test_bad_inputs():
         PatchStream((32, 32), ("dna",), field_shape=(64, 64), modality="xray")
     with pytest.raises(TypeError, match="no length"):
         len(PatchStream((32, 32), ("dna",), field_shape=(64, 64)))
+
+
+def test_old_import_paths_still_work():
+    import coursekit.microscope as microscope
+    from coursekit.microscope.stream import PatchStream as old
+    from coursekit.models import PatchStream as exported
+
+    assert old is PatchStream is exported is microscope.PatchStream
+    with pytest.raises(ValueError, match="seed: expected an integer >= 0"):
+        PatchStream((32, 32), ("dna",), seed=-1, **KW)

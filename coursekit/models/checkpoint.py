@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from coursekit.models.data import normalization_spec
 from coursekit.models.unet import UNet
+from coursekit.normalize import normalization_spec
 
 __all__ = [
     "save_checkpoint",
@@ -99,8 +100,9 @@ def save_checkpoint(
     model : torch.nn.Module
         A model with a ``config`` dict (e.g. :class:`~coursekit.models.UNet`).
     normalization : str or dict, optional
-        How inputs were normalized for training (``PairedPatches(...).normalization``),
-        so that prediction can do the same.
+        How inputs were normalized for training. Default: what
+        :func:`~coursekit.models.train` recorded on the model (``model.normalization``,
+        the training data's normalization), so it need not be repeated here.
     label_names : list of str, optional
         One name per output channel, e.g. ``["DNA", "membrane"]``.
     input_names : list of str, optional
@@ -118,10 +120,10 @@ def save_checkpoint(
     >>> import tempfile, os
     >>> from coursekit.models import UNet, load_checkpoint
     >>> path = os.path.join(tempfile.mkdtemp(), "model.pt")
-    >>> _ = save_checkpoint(path, UNet(depth=2), label_names=["DNA"])
+    >>> _ = save_checkpoint(path, UNet(depth=2), label_names=["DNA"], normalization="zscore")
     >>> model, info = load_checkpoint(path)
-    >>> info["label_names"], model.config["depth"]
-    (['DNA'], 2)
+    >>> info["label_names"], model.config["depth"], model.normalization
+    (['DNA'], 2, {'method': 'zscore'})
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
@@ -133,6 +135,9 @@ def save_checkpoint(
         )
     import coursekit
 
+    if normalization is None:
+        normalization = getattr(model, "normalization", None)
+    input_stats = getattr(model, "input_stats", None)
     n_in = getattr(model, "in_channels", None)
     n_out = getattr(model, "out_channels", None)
     payload = {
@@ -144,6 +149,8 @@ def save_checkpoint(
             k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()
         },
         "normalization": None if normalization is None else normalization_spec(normalization),
+        "input_stats": None if input_stats is None else _plain(input_stats, "input_stats"),
+        "frozen_parameters": [n for n, p in model.named_parameters() if not p.requires_grad],
         "label_names": _names(label_names, n_out, "output channels", "label_names")
         if n_out is not None
         else _plain(label_names, "label_names"),
@@ -155,15 +162,60 @@ def save_checkpoint(
         "torch_version": str(torch.__version__),
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    _write_atomically(path, payload)
     return path
+
+
+def _write_atomically(path: Path, payload: dict) -> None:
+    """``torch.save`` to a unique temporary file beside ``path``, then ``os.replace``."""
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"cannot save the checkpoint to {path}: it is a folder; give a file name inside "
+            f"it, e.g. {path / 'model.pt'}"
+        )
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise NotADirectoryError(
+            f"cannot save the checkpoint to {path}: {exc.filename or folder} is a file, not a "
+            "folder"
+        ) from exc
+    except NotADirectoryError as exc:
+        raise NotADirectoryError(
+            f"cannot save the checkpoint to {path}: a part of {folder} is a file, not a folder"
+        ) from exc
+    except PermissionError as exc:
+        raise PermissionError(
+            exc.errno, f"cannot create the folder {folder} for the checkpoint (permission denied)"
+        ) from exc
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except PermissionError as exc:
+        raise PermissionError(
+            exc.errno,
+            f"cannot save the checkpoint to {path}: the folder {folder} is not writable; "
+            "save it somewhere else (e.g. under your home folder)",
+        ) from exc
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # only our temporary file; the target is untouched
+        raise
 
 
 def _read(path, map_location="cpu") -> dict:
     path = Path(path)
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.pt"))[:5]
+        hint = f" (it holds {found})" if found else ""
+        raise IsADirectoryError(
+            f"{path} is a folder, not a checkpoint file{hint}; pass the file, e.g. "
+            f"{path / (found[0] if found else 'model.pt')}"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {path}")
     try:
@@ -196,7 +248,14 @@ def _read(path, map_location="cpu") -> dict:
     missing = [k for k in _REQUIRED if k not in payload]
     if missing:
         raise CheckpointError(f"{path} is a damaged coursekit checkpoint: missing {missing}")
-    if int(payload["format_version"]) > FORMAT_VERSION:
+    version = payload["format_version"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(
+            f"{path} is a damaged or foreign checkpoint: format_version {version!r} is not an "
+            f"integer (coursekit writes format_version {FORMAT_VERSION}); re-save the model "
+            "with coursekit.models.save_checkpoint"
+        )
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path} was written by a newer coursekit (checkpoint format "
             f"{payload['format_version']}, this one reads up to {FORMAT_VERSION}); update "
@@ -241,21 +300,34 @@ def load_checkpoint(path, *, map_location="cpu"):
     model : torch.nn.Module
         In eval mode.
     info : dict
-        Everything else in the file: ``class_name``, ``config``, ``normalization``,
-        ``label_names``, ``input_names``, ``extra``, ``coursekit_version``,
-        ``torch_version``, ``format_version``, and ``path``.
+        Everything else in the file: ``class_name``, ``config``, ``normalization``
+        (``percentiles`` also for files that stored ``pmin``/``pmax``), ``input_stats``,
+        ``frozen_parameters``, ``label_names``, ``input_names``, ``extra``,
+        ``coursekit_version``, ``torch_version``, ``format_version``, and ``path``. The
+        model also carries ``normalization`` and ``input_stats`` as attributes, so
+        :func:`~coursekit.models.predict` normalizes new images as in training by
+        default; its frozen parameters are frozen again.
 
     Raises
     ------
     FileNotFoundError
+    IsADirectoryError
+        When ``path`` is a folder (the message lists the checkpoints in it).
     CheckpointError
         For a file that is not a coursekit checkpoint or whose weights do not fit its
         architecture.
 
     Examples
     --------
-    >>> model, info = load_checkpoint("model.pt")  # doctest: +SKIP
-    >>> prediction = predict(model, image, normalization=info["normalization"])  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from coursekit.models import UNet, predict
+    >>> path = save_checkpoint(os.path.join(tempfile.mkdtemp(), "model.pt"),
+    ...                        UNet(depth=2, seed=0), normalization="zscore")
+    >>> model, info = load_checkpoint(path)
+    >>> counts = np.random.default_rng(0).poisson(300, (64, 64)).astype(np.uint16)
+    >>> predict(model, counts).shape  # normalized as in training, from the checkpoint
+    (64, 64)
     """
     payload = _read(path, map_location)
     name = payload["class_name"]
@@ -275,9 +347,33 @@ def load_checkpoint(path, *, map_location="cpu"):
     if isinstance(map_location, (str, torch.device)):
         model.to(map_location)
     model.eval()
-    info = {k: v for k, v in payload.items() if k != "state_dict"}
-    info["path"] = str(path)
+    info = _info(payload, path)
+    _attach(model, info)
+    frozen = set(payload.get("frozen_parameters") or [])
+    for name, p in model.named_parameters():
+        p.requires_grad_(name not in frozen)
     return model, info
+
+
+def _info(payload: dict, path) -> dict:
+    info = {k: v for k, v in payload.items() if k != "state_dict"}
+    info.setdefault("input_stats", None)
+    info.setdefault("frozen_parameters", [])
+    if info.get("normalization") is not None:  # older files: pmin/pmax -> percentiles
+        try:
+            info["normalization"] = normalization_spec(info["normalization"])
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(
+                f"{path}: its stored normalization {info['normalization']!r} is not valid: {exc}"
+            ) from exc
+    info["path"] = str(path)
+    return info
+
+
+def _attach(model, info: dict) -> None:
+    """Give the model what it was trained with, for predict's defaults."""
+    model.normalization = info.get("normalization")
+    model.input_stats = info.get("input_stats")
 
 
 def _load_state(model, payload, path):
@@ -347,7 +443,11 @@ def load_weights(model: torch.nn.Module, path, *, map_location="cpu") -> dict:
 
     Examples
     --------
-    >>> info = load_weights(UNet(depth=3), "model.pt")  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> path = save_checkpoint(os.path.join(tempfile.mkdtemp(), "model.pt"), UNet(depth=2))
+    >>> info = load_weights(UNet(depth=2), path)
+    >>> info["config"]["depth"]
+    2
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
@@ -360,6 +460,6 @@ def load_weights(model: torch.nn.Module, path, *, map_location="cpu") -> dict:
             "not change the weights, such as dropout)",
             stacklevel=2,
         )
-    info = {k: v for k, v in payload.items() if k != "state_dict"}
-    info["path"] = str(path)
+    info = _info(payload, path)
+    _attach(model, info)
     return info

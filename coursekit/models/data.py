@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from coursekit._validation import check_array, check_choice, describe
-from coursekit.normalize import NORMALIZATIONS, normalize
+from coursekit._validation import check_array, check_int, describe
+from coursekit.normalize import normalization_spec, normalize_channels
 
 __all__ = [
     "PairedPatches",
@@ -25,58 +25,12 @@ __all__ = [
     "split_by_field",
     "normalize_channels",
     "normalization_spec",
+    "DEFAULT_PATCH_SHAPE",
 ]
 
-
-def normalization_spec(normalization) -> dict:
-    """Return a normalization setting as a dict ``{"method": ..., **normalize kwargs}``.
-
-    Parameters
-    ----------
-    normalization : str or dict or None
-        ``"zscore"``, ``"percentile"``, ``"none"`` (or ``None``), or a dict such as
-        ``{"method": "percentile", "pmin": 1, "pmax": 99.8}`` (as stored in checkpoints).
-
-    Returns
-    -------
-    dict
-    """
-    if normalization is None:
-        return {"method": "none"}
-    if isinstance(normalization, str):
-        check_choice(normalization, "normalization", NORMALIZATIONS)
-        return {"method": normalization}
-    if isinstance(normalization, dict):
-        spec = dict(normalization)
-        method = spec.get("method", "zscore")
-        check_choice(method, "normalization method", NORMALIZATIONS)
-        spec["method"] = method
-        unknown = set(spec) - {"method", "pmin", "pmax", "eps"}
-        if unknown:
-            raise ValueError(
-                f"normalization: unknown keys {sorted(unknown)}; expected 'method' and "
-                "optionally 'pmin', 'pmax', 'eps'"
-            )
-        return spec
-    raise TypeError(
-        f"normalization: expected a string, a dict or None, got {type(normalization).__name__}"
-    )
-
-
-def normalize_channels(image: np.ndarray, normalization="zscore") -> np.ndarray:
-    """Normalize each channel of ``image`` ``(C, *spatial)`` separately; returns float32.
-
-    Examples
-    --------
-    >>> x = normalize_channels(np.arange(8.0).reshape(2, 2, 2), "zscore")
-    >>> np.round(x.mean(axis=(1, 2)), 6).tolist()
-    [0.0, 0.0]
-    """
-    spec = normalization_spec(normalization)
-    method = spec.pop("method")
-    if method == "none":
-        return np.asarray(image, dtype=np.float32)
-    return normalize(image, method, channel_axis=0, **spec)
+#: Default training patch: 64 x 64 pixels in 2D (the course's CPU budget; about four times
+#: the default U-Net's receptive radius), 16 x 64 x 64 in 3D.
+DEFAULT_PATCH_SHAPE = {2: (64, 64), 3: (16, 64, 64)}
 
 
 def augment_pair(x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
@@ -156,8 +110,7 @@ def split_by_field(n_fields: int, val_fraction: float = 0.2, seed: int = 0):
     >>> len(train_idx), len(val_idx), set(train_idx) & set(val_idx)
     (8, 2, set())
     """
-    if isinstance(n_fields, bool) or not isinstance(n_fields, (int, np.integer)) or n_fields < 1:
-        raise ValueError(f"n_fields: expected a positive integer, got {n_fields!r}")
+    n_fields = check_int(n_fields, "n_fields", minimum=1)
     val_fraction = float(val_fraction)
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction: expected a number in [0, 1), got {val_fraction!r}")
@@ -192,6 +145,37 @@ def _as_fields(arrays, name: str, ndim: int) -> list[np.ndarray]:
     return fields
 
 
+def _default_patch_shape(inputs) -> tuple[int, ...]:
+    """:data:`DEFAULT_PATCH_SHAPE` for the fields' dimensionality, clipped to the smallest."""
+    if isinstance(inputs, (np.ndarray, torch.Tensor)):
+        nd = 3 if np.ndim(inputs) >= 5 else 2
+        fields = [inputs] if np.ndim(inputs) <= nd + 1 else list(inputs)
+    elif isinstance(inputs, (list, tuple)) and len(inputs) > 0:
+        nd = 3 if np.ndim(inputs[0]) == 4 else 2
+        fields = inputs
+    else:
+        return DEFAULT_PATCH_SHAPE[2]  # the field checks then say what is wrong
+    smallest = np.min([np.shape(f)[-nd:] for f in fields], axis=0)
+    return tuple(int(min(d, s)) for d, s in zip(DEFAULT_PATCH_SHAPE[nd], smallest))
+
+
+def _warn_constant_targets(targets, mask) -> None:
+    """Warn about constant target channels (normalized, they are all zeros)."""
+    import warnings
+
+    for i, y in enumerate(targets):
+        for c in range(y.shape[0]):
+            if mask[i, c] and np.ptp(y[c]) == 0:
+                warnings.warn(
+                    f"target field {i}, channel {c} is constant (every pixel "
+                    f"{float(y[c].flat[0]):g}): normalized, it is all zeros, and the model learns "
+                    f"to predict nothing there. Check that this is the right target; if the "
+                    f"field lacks this label, pass label_mask with [{i}, {c}] = 0",
+                    UserWarning,
+                    stacklevel=3,
+                )
+
+
 class PairedPatches(torch.utils.data.Dataset):
     """Random paired patches from whole fields, as a map-style torch ``Dataset``.
 
@@ -207,8 +191,11 @@ class PairedPatches(torch.utils.data.Dataset):
         array ``(N, C_in, *spatial)``. Fields may differ in size.
     targets : list of array_like
         Target fields ``(C_out, *spatial)``, the same spatial shape as their input.
-    patch_shape : tuple of int
+    patch_shape : tuple of int, optional
         ``(Y, X)`` or ``(Z, Y, X)`` in pixels; sets 2D or 3D. No larger than any field.
+        Default: :data:`DEFAULT_PATCH_SHAPE` (64 x 64 in 2D, 16 x 64 x 64 in 3D) clipped
+        to the smallest field; 2D unless the fields are 4D ``(C, Z, Y, X)`` (or one 5D
+        array). Give it for one-channel 3D stacks without a channel axis.
     label_mask : array_like, optional
         ``(N, C_out)`` of 0/1: 0 where a field lacks a label (its target channel is then
         ignored by the loss, whatever it holds). Default: every label present.
@@ -220,7 +207,8 @@ class PairedPatches(torch.utils.data.Dataset):
     seed : int
     normalization : {"zscore", "percentile", "none"} or dict
         Per-field, per-channel normalization of inputs and targets (see
-        :func:`coursekit.normalize.normalize`); a dict passes ``pmin``/``pmax`` too.
+        :func:`coursekit.normalize.normalize`); a dict passes ``percentiles`` too, e.g.
+        ``{"method": "percentile", "percentiles": (1, 99.8)}``.
     target_normalization : str or dict, optional
         A different normalization for the targets; default: the same as the inputs.
 
@@ -230,6 +218,12 @@ class PairedPatches(torch.utils.data.Dataset):
         The input normalization, to store with :func:`~coursekit.models.save_checkpoint`
         and to pass to :func:`~coursekit.models.predict`.
     ndim, in_channels, out_channels : int
+
+    Warns
+    -----
+    UserWarning
+        When a target channel of a field is constant (and its label mask is 1): after
+        normalization it is all zeros, and the model would learn to predict nothing there.
 
     Examples
     --------
@@ -247,7 +241,7 @@ class PairedPatches(torch.utils.data.Dataset):
         inputs,
         targets,
         *,
-        patch_shape,
+        patch_shape=None,
         label_mask=None,
         augment: bool = True,
         n_patches_per_epoch: int | None = None,
@@ -255,6 +249,8 @@ class PairedPatches(torch.utils.data.Dataset):
         normalization="zscore",
         target_normalization=None,
     ):
+        if patch_shape is None:
+            patch_shape = _default_patch_shape(inputs)
         try:
             patch_shape = tuple(int(p) for p in patch_shape)
         except TypeError as exc:
@@ -306,6 +302,7 @@ class PairedPatches(torch.utils.data.Dataset):
                 raise ValueError("label_mask: expected only 0 and 1 values")
             mask = np.ascontiguousarray(mask, dtype=np.float32)
         self.label_mask = mask
+        _warn_constant_targets(ys, mask)
         self.normalization = normalization_spec(normalization)
         self.target_normalization = normalization_spec(
             normalization if target_normalization is None else target_normalization
@@ -321,15 +318,7 @@ class PairedPatches(torch.utils.data.Dataset):
         self._field_p = sizes / sizes.sum()
         if n_patches_per_epoch is None:
             n_patches_per_epoch = max(64, int(round(4 * sizes.sum() / np.prod(patch_shape))))
-        if (
-            isinstance(n_patches_per_epoch, bool)
-            or not isinstance(n_patches_per_epoch, (int, np.integer))
-            or n_patches_per_epoch < 1
-        ):
-            raise ValueError(
-                f"n_patches_per_epoch: expected a positive integer, got {n_patches_per_epoch!r}"
-            )
-        self.n_patches_per_epoch = int(n_patches_per_epoch)
+        self.n_patches_per_epoch = check_int(n_patches_per_epoch, "n_patches_per_epoch", minimum=1)
         self.augment = bool(augment)
         self.seed = int(seed)
         self.epoch = 0

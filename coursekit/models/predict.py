@@ -1,9 +1,22 @@
-"""Prediction: one pass, tile by tile for whole fields and stacks, flip test-time
-augmentation, and Monte Carlo dropout.
+"""Prediction, the one path from an image to a model's output: device, normalization,
+padding, batching; in one pass (:func:`predict`) or tile by tile for whole fields and stacks
+(:func:`predict_tiled`), with flip test-time augmentation. Monte Carlo dropout
+(:func:`~coursekit.models.predict_mc_dropout`) and the hallucination tools run models
+through the same functions.
 
 Images follow the package convention: ``(C, Y, X)`` or ``(C, Z, Y, X)``; a one-channel
 image may omit ``C``, and then a one-label prediction omits it too. Predictions are in the
 model's output units (normalized target intensities), float32 NumPy arrays.
+
+Normalization travels with the model
+------------------------------------
+:func:`~coursekit.models.train` records the training data's normalization on the model
+(``model.normalization``), :func:`~coursekit.models.save_checkpoint` stores it and
+:func:`~coursekit.models.load_checkpoint` puts it back, and ``normalization="model"`` (the
+default here) applies it to each input channel, so raw camera counts can be passed as they
+are. An input that the model would see on another scale than in training (for example an
+already normalized model given raw counts with ``normalization="none"``) raises a
+``UserWarning`` naming the statistics that differ.
 
 Tiled prediction and why it matches one pass
 --------------------------------------------
@@ -28,44 +41,50 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import warnings
 
 import numpy as np
 import torch
 from torch import nn
 
-from coursekit._validation import check_array, check_choice, check_positive
-from coursekit.models.data import normalization_spec, normalize_channels
+from coursekit._validation import check_array, check_choice, check_int
 from coursekit.models.device import resolve_device
+from coursekit.normalize import normalization_spec, normalize_channels
 
 __all__ = [
     "predict",
     "predict_tiled",
-    "predict_mc_dropout",
     "tile_layout",
     "blend_weights_1d",
+    "default_tile",
+    "model_normalization",
     "TTA_MODES",
+    "DEFAULT_TILE",
 ]
 
 TTA_MODES = (False, True, "flips", "dihedral")
+#: Default tile (pixels) along Y and X, and along Z in 3D; raised to four receptive radii
+#: for models that see further (then the tiled result equals one pass; see the notes).
+DEFAULT_TILE = {"yx": 256, "z": 32}
+#: An input channel whose mean is further than this many training standard deviations
+#: from the training mean, or whose standard deviation differs by more than this factor,
+#: is flagged as probably not normalized like the training data.
+SCALE_TOLERANCE = 10.0
+#: Without training statistics: a mean absolute value above this looks like camera counts.
+RAW_COUNTS_LEVEL = 100.0
 
 
 # ---------------------------------------------------------------------------- helpers
+def _check_model(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+
+
 @contextlib.contextmanager
-def _inference_mode(model: nn.Module, mc_dropout: bool = False):
-    """Eval mode (dropout kept sampling with ``mc_dropout``), restored afterwards."""
+def _inference_mode(model: nn.Module):
+    """Eval mode without gradients, every module's mode restored afterwards."""
     flags = [(m, m.training) for m in model.modules()]
     model.eval()
-    if mc_dropout:
-        n = 0
-        for m in model.modules():
-            if isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0:
-                m.train()
-                n += 1
-        if n == 0:
-            raise ValueError(
-                "the model has no dropout layers with p > 0, so Monte Carlo dropout would give "
-                "identical samples; build and train it with e.g. UNet(..., dropout=0.1)"
-            )
     try:
         with torch.inference_mode():
             yield
@@ -74,11 +93,85 @@ def _inference_mode(model: nn.Module, mc_dropout: bool = False):
             m.training = flag
 
 
+def model_normalization(model) -> dict:
+    """The normalization a model was trained with (``model.normalization``, recorded by
+    :func:`~coursekit.models.train` and restored by :func:`~coursekit.models.load_checkpoint`),
+    as a spec dict; ``{"method": "none"}`` when it has none.
+
+    Examples
+    --------
+    >>> from coursekit.models import UNet
+    >>> model_normalization(UNet())
+    {'method': 'none'}
+    """
+    return normalization_spec(getattr(model, "normalization", None))
+
+
+def _resolve_normalization(model, normalization) -> dict:
+    """``"model"`` -> the model's own; anything else as given (with a warning when it
+    differs from what the model was trained with)."""
+    if isinstance(normalization, str) and normalization == "model":
+        return model_normalization(model)
+    spec = normalization_spec(normalization)
+    stored = getattr(model, "normalization", None)
+    if stored is not None and spec["method"] != "none" and spec != normalization_spec(stored):
+        warnings.warn(
+            f"normalization={normalization!r} differs from the model's training normalization "
+            f"{normalization_spec(stored)}; leave normalization='model' (the default) to use "
+            "the model's",
+            UserWarning,
+            stacklevel=4,
+        )
+    return spec
+
+
+def _warn_if_unnormalized(model, arr: np.ndarray, spec: dict, normalization) -> None:
+    """Warn when an input the caller says is normalized does not look like the training
+    inputs (per-channel mean and standard deviation), or looks like raw camera counts."""
+    if spec["method"] != "none":
+        return  # predict normalized it itself, as in training
+    axes = tuple(i for i in range(arr.ndim) if i != 1)
+    mean = arr.mean(axis=axes, dtype=np.float64)
+    std = arr.std(axis=axes, dtype=np.float64)
+    stats = getattr(model, "input_stats", None)
+    stored = getattr(model, "normalization", None)
+    problems = []
+    if isinstance(stats, dict) and len(stats.get("mean", ())) == len(mean):
+        for c, (m, s, tm, ts) in enumerate(zip(mean, std, stats["mean"], stats["std"])):
+            ts = max(float(ts), 1e-6)
+            far = abs(m - tm) > SCALE_TOLERANCE * ts
+            spread = s > 0 and not 1 / SCALE_TOLERANCE <= s / ts <= SCALE_TOLERANCE
+            if far or spread:
+                problems.append(
+                    f"channel {c} has mean {m:.4g} and std {s:.4g}, but the model was trained on "
+                    f"mean {tm:.3g} and std {ts:.3g}"
+                )
+    elif np.abs(mean).max() > RAW_COUNTS_LEVEL:
+        problems.append(
+            f"its mean is {np.abs(mean).max():.4g}, which looks like raw camera counts rather "
+            "than normalized intensities"
+        )
+    if problems:
+        how = (
+            f"pass the raw image with normalization='model' (the default; the model was "
+            f"trained with {normalization_spec(stored)})"
+            if stored is not None
+            else "normalize it as the training data was (e.g. normalization='zscore')"
+        )
+        warnings.warn(
+            f"the input does not look normalized like the training data "
+            f"(normalization={normalization!r}): {'; '.join(problems)}. Predictions of "
+            f"unnormalized input are meaningless; {how}",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _prepare(model, image, normalization, *, batched: bool = False, name: str = "image"):
     """Validate and normalize; return float32 ``(N, C, *spatial)`` and whether C was given."""
     nd = getattr(model, "ndim", None)
     cin = getattr(model, "in_channels", None)
-    spec = normalization_spec(normalization)
+    spec = _resolve_normalization(model, normalization)
     allow_int = spec["method"] != "none"
     b = 1 if batched else 0
     if nd is None:
@@ -101,8 +194,8 @@ def _prepare(model, image, normalization, *, batched: bool = False, name: str = 
     except TypeError as exc:
         if not allow_int and "floating-point" in str(exc):
             raise TypeError(
-                f"{exc}, or pass normalization='zscore' (or the checkpoint's "
-                "info['normalization']) to normalize camera counts"
+                f"{exc}, or pass normalization='zscore' (a model trained by coursekit "
+                "normalizes camera counts itself: normalization='model')"
             ) from exc
         raise
     has_channel = nd is None or arr.ndim == nd + 1 + b
@@ -120,6 +213,8 @@ def _prepare(model, image, normalization, *, batched: bool = False, name: str = 
         )
     if spec["method"] != "none":
         arr = np.stack([normalize_channels(a, spec) for a in arr])
+    else:
+        _warn_if_unnormalized(model, arr, spec, normalization)
     return np.ascontiguousarray(arr, dtype=np.float32), has_channel
 
 
@@ -176,7 +271,7 @@ def predict(
     image,
     *,
     device="auto",
-    normalization=None,
+    normalization="model",
     batched: bool = False,
     tta=False,
     batch_size: int = 4,
@@ -195,10 +290,13 @@ def predict(
     device : {"auto", "cpu", "cuda", "mps"} or torch.device
         ``"auto"``: the model's device if it is on an accelerator, else the best available.
         The model is moved there.
-    normalization : str or dict, optional
-        Normalize each input channel first, as for training (``"zscore"``,
-        ``"percentile"`` or a checkpoint's ``info["normalization"]``). Default: none
-        (the image is already normalized).
+    normalization : "model", str, dict or None
+        How to normalize each input channel first. ``"model"`` (default): as the model
+        was trained (``model.normalization``, set by :func:`~coursekit.models.train` and
+        :func:`~coursekit.models.load_checkpoint`), or not at all for a model without
+        one. Or ``"zscore"``, ``"percentile"``, a checkpoint's ``info["normalization"]``;
+        ``None``/``"none"``: the image is already normalized (a warning says when it
+        does not look like the training inputs).
     batched : bool
         The first axis of ``image`` is a batch.
     tta : {False, True, "flips", "dihedral"}
@@ -219,9 +317,8 @@ def predict(
     >>> predict(UNet(), rng.random((37, 51)), device="cpu").shape
     (37, 51)
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    batch_size = int(check_positive(batch_size, "batch_size"))
+    _check_model(model)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     x, has_channel = _prepare(model, image, normalization, batched=batched)
     transforms = _transforms(tta, _spatial_ndim(model, x))
     dev = resolve_device(model, device)
@@ -256,6 +353,23 @@ def _tile_args(tile, overlap, margin, nd: int):
         raise ValueError(f"overlap: expected sizes >= 0, got {overlap_}")
     margin_ = None if margin is None else _per_axis(margin, nd, "margin")
     return tile_, overlap_, margin_
+
+
+def default_tile(model, ndim: int = 2) -> tuple[int, ...]:
+    """The default tile of :func:`predict_tiled`: :data:`DEFAULT_TILE` (Y and X raised to four
+    receptive radii, rounded up to the model's size multiple, when that is larger; Z kept
+    short, as stacks are thin and 3D tiles cost memory).
+
+    Examples
+    --------
+    >>> from coursekit.models import UNet
+    >>> default_tile(UNet()), default_tile(UNet(ndim=3), 3)
+    ((256, 256), (32, 256, 256))
+    """
+    mult = int(getattr(model, "size_multiple", 1))
+    reach = -(-4 * int(getattr(model, "receptive_radius", 0)) // mult) * mult
+    yx = max(DEFAULT_TILE["yx"], reach)
+    return (yx, yx) if ndim == 2 else (DEFAULT_TILE["z"], yx, yx)
 
 
 def tile_layout(size: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:
@@ -385,14 +499,14 @@ def predict_tiled(
     model: nn.Module,
     image,
     *,
-    tile,
+    tile=None,
     overlap=None,
     margin=None,
     batch_size: int = 4,
     tta=False,
     device="auto",
     progress: bool = True,
-    normalization=None,
+    normalization="model",
 ) -> np.ndarray:
     """Predict a whole field or stack tile by tile, blending overlapping tiles smoothly.
 
@@ -402,9 +516,11 @@ def predict_tiled(
         E.g. a :class:`~coursekit.models.UNet` (run in eval mode, restored afterwards).
     image : array_like
         ``(C_in, Y, X)`` or ``(C_in, Z, Y, X)`` (``C_in`` may be omitted for one channel).
-    tile : int or tuple of int
+    tile : int or tuple of int, optional
         Tile size in pixels, per spatial axis or one for all; rounded up to a multiple of
-        the model's ``size_multiple`` and clipped to the (padded) image.
+        the model's ``size_multiple`` and clipped to the (padded) image. Default
+        (:func:`default_tile`): 256 along Y and X (32 along Z), or four receptive radii
+        when that is more.
     overlap : int or tuple of int, optional
         Minimum overlap of neighbouring tiles, pixels (rounded up likewise). Default:
         enough for the margin below, ``2 * receptive_radius + 2``, kept between a quarter
@@ -425,8 +541,8 @@ def predict_tiled(
     device : {"auto", "cpu", "cuda", "mps"} or torch.device
     progress : bool
         A tqdm progress bar over the tiles.
-    normalization : str or dict, optional
-        As for :func:`predict`.
+    normalization : "model", str, dict or None
+        As for :func:`predict` (default: the model's training normalization).
 
     Returns
     -------
@@ -441,11 +557,12 @@ def predict_tiled(
     >>> predict_tiled(UNet(), image, tile=128, progress=False, device="cpu").shape
     (1, 300, 260)
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    batch_size = int(check_positive(batch_size, "batch_size"))
+    _check_model(model)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     x, has_channel = _prepare(model, image, normalization)
     nd = x.ndim - 2
+    if tile is None:
+        tile = default_tile(model, nd)
     tile_, overlap_, margin_ = _tile_args(tile, overlap, margin, nd)
     transforms = _transforms(tta, nd)
     dev = resolve_device(model, device)
@@ -463,107 +580,3 @@ def predict_tiled(
             progress=progress,
         )
     return _finish(out, has_channel, False)
-
-
-# ---------------------------------------------------------------------------- MC dropout
-def predict_mc_dropout(
-    model: nn.Module,
-    image,
-    n_samples: int = 20,
-    *,
-    tile=None,
-    overlap=None,
-    margin=None,
-    batch_size: int = 4,
-    device="auto",
-    normalization=None,
-    seed: int | None = 0,
-    progress: bool = True,
-):
-    """Monte Carlo dropout: mean and spread of predictions with dropout left on.
-
-    Batch norm uses its running statistics; only the dropout layers sample. The spread
-    is one estimate of the model's (epistemic) uncertainty; it is not a calibrated error
-    bar, and a confidently wrong model can have a small spread.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A model with dropout (e.g. ``UNet(..., dropout=0.1)``), trained with it.
-    image : array_like
-        As for :func:`predict`.
-    n_samples : int
-        Number of stochastic passes (>= 2).
-    tile, overlap, margin, batch_size : optional
-        With ``tile``, each sample is predicted tile by tile (:func:`predict_tiled`).
-    device, normalization :
-        As for :func:`predict`.
-    seed : int, optional
-        Seeds the dropout masks (without touching torch's global random state).
-    progress : bool
-        A progress bar over the samples.
-
-    Returns
-    -------
-    mean, std : numpy.ndarray
-        float32, the shape :func:`predict` returns; ``std`` is the standard deviation over
-        the samples (``ddof=1``).
-
-    Examples
-    --------
-    >>> from coursekit.models import UNet
-    >>> model = UNet(dropout=0.2)
-    >>> mean, std = predict_mc_dropout(model, np.zeros((32, 32)), 3, progress=False)
-    >>> mean.shape, bool((std >= 0).all())
-    ((32, 32), True)
-    """
-    from tqdm.auto import tqdm
-
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
-        raise ValueError(f"n_samples: expected an integer >= 2, got {n_samples!r}")
-    batch_size = int(check_positive(batch_size, "batch_size"))
-    x, has_channel = _prepare(model, image, normalization)
-    nd = x.ndim - 2
-    dev = resolve_device(model, device)
-    model.to(dev)
-    if tile is not None:
-        tile_, overlap_, margin_ = _tile_args(tile, overlap, margin, nd)
-    transforms = _transforms(False, nd)
-    devices = [dev.index or 0] if dev.type == "cuda" else []
-    mean = m2 = None
-    count = 0
-    with torch.random.fork_rng(devices=devices, enabled=seed is not None):
-        if seed is not None:
-            torch.manual_seed(seed)
-        with _inference_mode(model, mc_dropout=True):
-            for _ in tqdm(range(n_samples), disable=not progress, desc="MC dropout"):
-                if tile is None:
-                    y = _predict_array(model, x, dev, transforms, batch_size)
-                else:
-                    y = _predict_tiled_array(
-                        model,
-                        x,
-                        dev,
-                        transforms,
-                        tile=tile_,
-                        overlap=overlap_,
-                        margin=margin_,
-                        batch_size=batch_size,
-                        progress=False,
-                    )
-                # Welford's running mean and sum of squared deviations
-                y = y.astype(np.float64)
-                count += 1
-                if mean is None:
-                    mean, m2 = y, np.zeros_like(y)
-                else:
-                    delta = y - mean
-                    mean = mean + delta / count
-                    m2 += delta * (y - mean)
-    std = np.sqrt(m2 / (n_samples - 1))
-    return (
-        _finish(mean.astype(np.float32), has_channel, False),
-        _finish(std.astype(np.float32), has_channel, False),
-    )

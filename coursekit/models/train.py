@@ -1,13 +1,14 @@
 """Training loop: Adam on a masked per-label loss, with a step or time budget.
 
 :func:`train` takes a model and paired patches (a map-style ``Dataset`` such as
-:class:`~coursekit.models.PairedPatches`, an ``IterableDataset`` such as the virtual
-microscope's ``PatchStream``, or a ``DataLoader``) yielding ``(input, target)`` or
-``(input, target, label_mask)``; it returns a :class:`History` of the losses.
+:class:`~coursekit.models.PairedPatches`, an ``IterableDataset`` such as
+:class:`~coursekit.models.PatchStream`, or a ``DataLoader``) yielding ``(input, target)`` or
+``(input, target, label_mask)``; it returns a :class:`~coursekit.models.History` of the
+losses. It reads as three parts: :func:`_setup` (device, loader, optimizer), :func:`_step`
+(one guarded optimizer step) and :func:`_validate`.
 
-The loss is computed per sample and per label (output channel), multiplied by the label
-mask (0 where a field has no image of that label) and averaged over the labels present,
-so a multi-task model learns each label only from the fields that have it.
+The losses live in :mod:`coursekit.models.losses`, the history in
+:mod:`coursekit.models.history`, the batch plumbing in :mod:`coursekit.models.batches`.
 """
 
 from __future__ import annotations
@@ -15,15 +16,25 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
 import torch
-from torch.nn import functional as F
-from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from coursekit._validation import check_array, check_choice, check_positive
+from coursekit._validation import check_choice, check_int, check_positive
+from coursekit.models.batches import (
+    _endless,
+    _is_array_tuple,
+    _make_loader,
+    _memory_format,
+    _to,
+    _to_tensor,
+    _unpack,
+)
 from coursekit.models.device import pick_device
+from coursekit.models.history import History
+from coursekit.models.losses import LOSSES, masked_loss, per_channel_loss, ssim_torch
+from coursekit.normalize import normalization_spec
 
 __all__ = [
     "train",
@@ -35,388 +46,6 @@ __all__ = [
     "validation_loss",
     "pick_device",
 ]
-
-LOSSES = ("mse", "l1", "mse+ssim")
-
-
-# ---------------------------------------------------------------------------- SSIM
-def _gaussian_1d(size: int, sigma: float, dtype, device) -> torch.Tensor:
-    r = torch.arange(size, dtype=torch.float64, device=device) - (size - 1) / 2
-    g = torch.exp(-0.5 * (r / sigma) ** 2)
-    return (g / g.sum()).to(dtype)
-
-
-def _gaussian_filter_valid(x: torch.Tensor, sizes, sigma: float) -> torch.Tensor:
-    """Separable Gaussian filter of ``(M, 1, *spatial)`` without padding ("valid")."""
-    nd = x.dim() - 2
-    conv = F.conv2d if nd == 2 else F.conv3d
-    for axis, size in enumerate(sizes):
-        if size <= 1:
-            continue
-        shape = [1, 1] + [1] * nd
-        shape[2 + axis] = size
-        x = conv(x, _gaussian_1d(size, sigma, x.dtype, x.device).reshape(shape))
-    return x
-
-
-def ssim_torch(
-    prediction: torch.Tensor,
-    target: torch.Tensor,
-    *,
-    data_range=None,
-    sigma: float = 1.5,
-    win_size: int = 11,
-) -> torch.Tensor:
-    """Differentiable structural similarity (Wang et al. 2004) per sample and channel.
-
-    Gaussian-weighted local means, variances and covariance (``sigma`` pixels, window
-    ``win_size`` pixels truncated to the image along short axes), evaluated where the
-    window fits inside the image, then averaged. Matches
-    ``skimage.metrics.structural_similarity(..., gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False, data_range=...)`` in 2D.
-
-    Parameters
-    ----------
-    prediction, target : torch.Tensor
-        ``(N, C, Y, X)`` or ``(N, C, Z, Y, X)``, the same shape.
-    data_range : float or torch.Tensor, optional
-        Dynamic range ``L`` in ``C1 = (0.01 L)^2``, ``C2 = (0.03 L)^2``: a number, or a
-        tensor broadcastable to ``(N, C)``. Default: the range (max - min) of each target
-        sample and channel (at least 1e-6), without gradient.
-    sigma : float
-        Standard deviation of the Gaussian window, pixels.
-    win_size : int
-        Window size, pixels (odd).
-
-    Returns
-    -------
-    torch.Tensor
-        ``(N, C)`` SSIM values, 1 for identical images.
-
-    Examples
-    --------
-    >>> a = torch.rand(2, 1, 32, 32)
-    >>> ssim_torch(a, a).shape
-    torch.Size([2, 1])
-    """
-    if prediction.shape != target.shape:
-        raise ValueError(
-            f"prediction and target must have the same shape, got {tuple(prediction.shape)} "
-            f"and {tuple(target.shape)}"
-        )
-    if prediction.dim() not in (4, 5):
-        raise ValueError(
-            f"ssim_torch expects (N, C, Y, X) or (N, C, Z, Y, X) tensors, got shape "
-            f"{tuple(prediction.shape)}"
-        )
-    n, c = prediction.shape[:2]
-    spatial = prediction.shape[2:]
-    sizes = []
-    for s in spatial:
-        w = min(int(win_size), int(s))
-        sizes.append(w if w % 2 == 1 else w - 1)
-    a = prediction.reshape(n * c, 1, *spatial)
-    b = target.reshape(n * c, 1, *spatial)
-    if data_range is None:
-        flat = target.detach().reshape(n, c, -1)
-        data_range = (flat.amax(-1) - flat.amin(-1)).clamp_min(1e-6)
-    rng = torch.as_tensor(data_range, dtype=a.dtype, device=a.device)
-    rng = torch.broadcast_to(rng, (n, c)).reshape(n * c, *([1] * (len(spatial) + 1)))
-    c1 = (0.01 * rng) ** 2
-    c2 = (0.03 * rng) ** 2
-    stacked = torch.cat([a, b, a * a, b * b, a * b], dim=1)  # one filtering pass
-    m = stacked.shape[0]
-    filt = _gaussian_filter_valid(stacked.reshape(m * 5, 1, *spatial), sizes, sigma)
-    filt = filt.reshape(m, 5, *filt.shape[2:])
-    mu_a, mu_b, aa, bb, ab = (filt[:, i : i + 1] for i in range(5))
-    var_a = aa - mu_a * mu_a
-    var_b = bb - mu_b * mu_b
-    cov = ab - mu_a * mu_b
-    num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
-    den = (mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2)
-    return (num / den).reshape(n, c, -1).mean(-1)
-
-
-# ---------------------------------------------------------------------------- losses
-def per_channel_loss(
-    prediction: torch.Tensor, target: torch.Tensor, loss: str = "mse", *, ssim_weight=1.0
-) -> torch.Tensor:
-    """Loss per sample and channel, ``(N, C)``.
-
-    ``"mse"``: mean squared error; ``"l1"``: mean absolute error; ``"mse+ssim"``:
-    ``mse + ssim_weight * (1 - SSIM)`` (see :func:`ssim_torch`).
-    """
-    check_choice(loss, "loss", LOSSES)
-    if prediction.shape != target.shape:
-        raise ValueError(
-            f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} differ in shape"
-        )
-    diff = prediction - target
-    dims = tuple(range(2, diff.dim()))
-    if loss == "l1":
-        return diff.abs().mean(dim=dims)
-    out = (diff * diff).mean(dim=dims)
-    if loss == "mse+ssim":
-        out = out + ssim_weight * (1 - ssim_torch(prediction, target))
-    return out
-
-
-def masked_loss(
-    prediction: torch.Tensor,
-    target: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    loss: str = "mse",
-    *,
-    ssim_weight: float = 1.0,
-) -> torch.Tensor:
-    """Mean loss over the (sample, label) pairs whose mask is 1.
-
-    Parameters
-    ----------
-    prediction, target : torch.Tensor
-        ``(N, C, *spatial)``.
-    mask : torch.Tensor, optional
-        ``(N, C)`` of 0/1 (or ``(C,)``, the same for all samples). A label with mask 0
-        contributes neither loss nor gradient. Default: all ones.
-    loss : {"mse", "l1", "mse+ssim"}
-
-    Returns
-    -------
-    torch.Tensor
-        A scalar; 0 when every mask entry is 0.
-
-    Examples
-    --------
-    >>> p, t = torch.zeros(2, 2, 4, 4), torch.ones(2, 2, 4, 4)
-    >>> t[:, 1] = 100.0  # a label that these samples do not have
-    >>> float(masked_loss(p, t, torch.tensor([[1.0, 0.0], [1.0, 0.0]])))
-    1.0
-    """
-    per = per_channel_loss(prediction, target, loss, ssim_weight=ssim_weight)
-    if mask is None:
-        return per.mean()
-    mask = torch.broadcast_to(mask.to(per.dtype), per.shape)
-    return (per * mask).sum() / mask.sum().clamp_min(1.0)
-
-
-# ---------------------------------------------------------------------------- history
-@dataclass
-class History:
-    """Losses recorded by :func:`train`.
-
-    Attributes
-    ----------
-    steps : list of int
-        Optimizer steps (1-based) at which ``train_loss`` was recorded (every step).
-    train_loss : list of float
-        Training loss of each step's batch.
-    val_steps, val_loss : list
-        Steps at which the validation loss was computed, and its value.
-    elapsed_s : float
-        Wall-clock training time, seconds (validation included).
-    device : str
-    n_parameters : int
-    loss : str
-        The loss function's name.
-    batch_size : int
-        Samples in the first batch.
-    time_s : list of float
-        Seconds since the start at each entry of ``steps``.
-    """
-
-    steps: list = field(default_factory=list)
-    train_loss: list = field(default_factory=list)
-    val_steps: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    elapsed_s: float = 0.0
-    device: str = "cpu"
-    n_parameters: int = 0
-    loss: str = "mse"
-    batch_size: int = 0
-    time_s: list = field(default_factory=list)
-
-    @property
-    def steps_per_s(self) -> float:
-        """Optimizer steps per second of wall-clock time."""
-        return len(self.steps) / self.elapsed_s if self.elapsed_s > 0 else float("nan")
-
-    def smoothed_train_loss(self, window: int | None = None) -> np.ndarray:
-        """Running mean of the training loss over ``window`` steps (default ~2 % of steps)."""
-        y = np.asarray(self.train_loss, dtype=float)
-        if y.size == 0:
-            return y
-        window = window or max(1, len(y) // 50)
-        c = np.cumsum(np.insert(y, 0, 0.0))
-        out = np.empty_like(y)
-        for i in range(len(y)):
-            lo = max(0, i + 1 - window)
-            out[i] = (c[i + 1] - c[lo]) / (i + 1 - lo)
-        return out
-
-    def plot(self, ax=None, *, logy: bool = True):
-        """Draw the training (raw and smoothed) and validation loss against the step.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Default: a new figure.
-        logy : bool
-            Logarithmic loss axis (when all losses are positive).
-
-        Returns
-        -------
-        matplotlib.axes.Axes
-        """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 3.5))
-        if self.steps:
-            ax.plot(self.steps, self.train_loss, color="C0", alpha=0.25, lw=0.8)
-            ax.plot(self.steps, self.smoothed_train_loss(), color="C0", label="training")
-        if self.val_steps:
-            ax.plot(self.val_steps, self.val_loss, "o-", color="C1", label="validation")
-        ax.set_xlabel("training step")
-        ax.set_ylabel(f"loss ({self.loss})")
-        values = list(self.train_loss) + list(self.val_loss)
-        if logy and values and min(values) > 0:
-            ax.set_yscale("log")
-        if self.steps or self.val_steps:
-            ax.legend(loc="upper right")
-        ax.set_title(f"{len(self.steps)} steps in {self.elapsed_s:.0f} s on {self.device}")
-        return ax
-
-    def to_dict(self) -> dict:
-        """Plain lists, numbers and strings (JSON- and checkpoint-friendly)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> History:
-        return cls(**d)
-
-
-# ---------------------------------------------------------------------------- data
-def _is_array_tuple(data) -> bool:
-    return isinstance(data, (tuple, list)) and 2 <= len(data) <= 3
-
-
-def _to_tensor(a, name: str) -> torch.Tensor:
-    arr = check_array(a, name, allow_int=name.endswith("label_mask"))  # masks may be 0/1 ints
-    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
-
-
-def _make_loader(data, *, batch_size, num_workers, generator, pin_memory) -> DataLoader:
-    if isinstance(data, DataLoader):
-        return data
-    if _is_array_tuple(data) and not isinstance(data, Dataset):
-        tensors = [_to_tensor(a, n) for a, n in zip(data, ("inputs", "targets", "label_mask"))]
-        n = tensors[0].shape[0]
-        if any(t.shape[0] != n for t in tensors):
-            raise ValueError(
-                "data: inputs, targets (and label_mask) need the same number of samples, got "
-                f"{[tuple(t.shape) for t in tensors]}"
-            )
-        data = TensorDataset(*tensors)
-    if isinstance(data, IterableDataset):
-        return DataLoader(
-            data,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            generator=generator,
-            pin_memory=pin_memory,
-        )
-    if isinstance(data, Dataset):
-        if len(data) == 0:
-            raise ValueError("data: the dataset is empty")
-        return DataLoader(
-            data,
-            batch_size=batch_size,
-            shuffle=True,
-            num_workers=num_workers,
-            generator=generator,
-            pin_memory=pin_memory,
-        )
-    raise TypeError(
-        "data: expected a torch Dataset, IterableDataset or DataLoader (or a tuple of "
-        f"arrays (inputs, targets[, label_mask])), got {type(data).__name__}"
-    )
-
-
-def _endless(loader: DataLoader):
-    epoch = 0
-    while True:
-        ds = loader.dataset
-        if hasattr(ds, "set_epoch"):
-            ds.set_epoch(epoch)
-        n = 0
-        for batch in loader:
-            n += 1
-            yield batch
-        if n == 0:
-            raise ValueError("data: the data loader yielded no batches")
-        epoch += 1
-
-
-def _unpack(batch, model, *, first: bool, where: str = "data"):
-    if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
-        raise ValueError(
-            f"{where}: each batch must be (input, target) or (input, target, label_mask), got "
-            f"{type(batch).__name__}"
-            + (f" of length {len(batch)}" if hasattr(batch, "__len__") else "")
-        )
-    x, y = batch[0], batch[1]
-    mask = batch[2] if len(batch) == 3 else None
-    if first:
-        for name, t in (("input", x), ("target", y)):
-            if not isinstance(t, torch.Tensor):
-                raise TypeError(f"{where}: {name} batch is a {type(t).__name__}, not a tensor")
-            if not torch.is_floating_point(t):
-                raise TypeError(
-                    f"{where}: expected floating-point {name} patches, got {t.dtype}; "
-                    "normalize camera counts first (e.g. PairedPatches does)"
-                )
-        ndim = getattr(model, "ndim", x.dim() - 2)
-        if x.dim() != ndim + 2 or y.dim() != ndim + 2:
-            raise ValueError(
-                f"{where}: expected batches of shape (N, C, *spatial) with {ndim} spatial axes, "
-                f"got input {tuple(x.shape)} and target {tuple(y.shape)}"
-            )
-        cin = getattr(model, "in_channels", x.shape[1])
-        cout = getattr(model, "out_channels", y.shape[1])
-        if x.shape[1] != cin:
-            raise ValueError(
-                f"{where}: the model expects {cin} input channel(s), the data has "
-                f"{x.shape[1]} (input batch {tuple(x.shape)})"
-            )
-        if y.shape[1] != cout:
-            raise ValueError(
-                f"{where}: the model predicts {cout} label(s), the targets have {y.shape[1]} "
-                f"channel(s) (target batch {tuple(y.shape)})"
-            )
-        if x.shape[2:] != y.shape[2:] or x.shape[0] != y.shape[0]:
-            raise ValueError(
-                f"{where}: input {tuple(x.shape)} and target {tuple(y.shape)} batches differ "
-                "in batch size or spatial shape"
-            )
-        if mask is not None and tuple(mask.shape) not in ((y.shape[0], cout), (cout,)):
-            raise ValueError(
-                f"{where}: label_mask must have shape (N, C_out) = {(y.shape[0], cout)}, got "
-                f"{tuple(mask.shape)}"
-            )
-    return x, y, mask
-
-
-def _to(t, device, memory_format=None):
-    if t is None:
-        return None
-    t = t.to(device, non_blocking=True)
-    if memory_format is not None and t.dim() in (4, 5):
-        t = t.contiguous(memory_format=memory_format)
-    return t
-
-
-def _memory_format(ndim: int):
-    return torch.channels_last if ndim == 2 else torch.channels_last_3d
 
 
 # ---------------------------------------------------------------------------- validation
@@ -537,13 +166,235 @@ class _LivePlot:
             self.handle.update(self.fig)
 
 
+# ---------------------------------------------------------------------------- setup
+@dataclass
+class _Run:
+    """Everything one training run holds, built by :func:`_setup`."""
+
+    model: torch.nn.Module
+    device: torch.device
+    loader: DataLoader
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    use_amp: bool
+    memory_format: object
+    history: History
+    loss: str
+    ssim_weight: float
+    lr: float
+    plot: object = None
+    stats: _InputStats | None = None
+
+
+class _InputStats:
+    """Running per-channel mean and standard deviation of the training inputs (kept on the
+    device in float32, which MPS also supports; read once at the end), so that prediction
+    can tell when an input is on another scale than the model was trained on."""
+
+    def __init__(self):
+        self.total = self.total_sq = None
+        self.batches = 0
+
+    def add(self, x: torch.Tensor) -> None:
+        dims = [0, *range(2, x.dim())]
+        xf = x.detach().float()
+        m, m2 = xf.mean(dims), (xf * xf).mean(dims)  # per batch: every batch counts the same
+        self.total = m if self.total is None else self.total + m
+        self.total_sq = m2 if self.total_sq is None else self.total_sq + m2
+        self.batches += 1
+
+    def result(self) -> dict | None:
+        if self.total is None:
+            return None
+        mean = (self.total / self.batches).double().cpu()
+        var = (self.total_sq / self.batches).double().cpu() - mean * mean
+        return {"mean": mean.tolist(), "std": var.clamp_min(0).sqrt().tolist()}
+
+
+def _data_normalization(data):
+    """The normalization the data applied (``PairedPatches``/``PatchStream``), or None."""
+    source = data.dataset if isinstance(data, DataLoader) else data
+    value = getattr(source, "normalization", None)
+    if value is None:
+        return None
+    try:
+        return normalization_spec(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _setup(
+    model,
+    data,
+    *,
+    device,
+    amp,
+    channels_last,
+    seed,
+    batch_size,
+    num_workers,
+    lr,
+    weight_decay,
+    loss,
+    ssim_weight,
+    live_plot,
+) -> _Run:
+    """Device, data loader, optimizer (over the trainable parameters) and history."""
+    dev = pick_device(device)
+    use_amp = dev.type == "cuda" and amp in ("auto", True)
+    if amp is True and dev.type != "cuda":
+        warnings.warn(f"amp=True needs CUDA; training in float32 on {dev}", stacklevel=3)
+    torch.manual_seed(seed)
+    loader = _make_loader(
+        data,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(seed),
+        pin_memory=dev.type == "cuda",
+    )
+    ndim = getattr(model, "ndim", None)
+    if channels_last == "auto":
+        channels_last = dev.type == "cuda"
+    fmt = _memory_format(ndim) if channels_last and ndim in (2, 3) else None
+    model.to(dev)
+    if fmt is not None:
+        model.to(memory_format=fmt)
+    history = History(
+        device=str(dev),
+        n_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        loss=loss,
+        batch_size=batch_size,
+        normalization=_data_normalization(data),
+    )
+    plot = None
+    if live_plot:
+        try:
+            plot = _LivePlot()
+        except ImportError:
+            warnings.warn("live_plot needs IPython (a notebook); continuing without", stacklevel=3)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError(
+            "the model has no trainable parameters (every parameter has requires_grad=False); "
+            "unfreeze some, e.g. coursekit.models.unfreeze(model)"
+        )
+    return _Run(
+        model=model,
+        device=dev,
+        loader=loader,
+        optimizer=torch.optim.Adam(trainable, lr=lr, weight_decay=weight_decay),
+        scaler=torch.amp.GradScaler("cuda", enabled=use_amp),
+        use_amp=use_amp,
+        memory_format=fmt,
+        history=history,
+        loss=loss,
+        ssim_weight=ssim_weight,
+        lr=lr,
+        plot=plot,
+        stats=_InputStats(),
+    )
+
+
+# ---------------------------------------------------------------------------- step
+def _float_buffers(model) -> list[torch.Tensor]:
+    return [b for b in model.buffers() if b.is_floating_point()]
+
+
+def _not_finite_message(value: float, step: int, x, y, lr: float) -> str:
+    """Say where a non-finite loss came from and how to find the bad sample."""
+    bad_x = (~torch.isfinite(x)).flatten(1).any(1).nonzero().flatten().tolist()
+    bad_y = (~torch.isfinite(y)).flatten(1).any(1).nonzero().flatten().tolist()
+    msg = f"the training loss became {value} at step {step} (the step's batch was not applied; "
+    msg += "the model keeps the weights of the previous step). "
+    if bad_x or bad_y:
+        where = []
+        if bad_x:
+            where.append(f"input sample(s) {bad_x}")
+        if bad_y:
+            where.append(f"target sample(s) {bad_y}")
+        msg += (
+            f"In this batch of {x.shape[0]}, {' and '.join(where)} are not finite (NaN or "
+            "infinite): find them in your data with e.g. "
+            "[i for i in range(len(data)) if not np.isfinite(np.asarray(data[i][0])).all()] "
+            "(and data[i][1] for targets), then fix or drop them."
+        )
+    else:
+        msg += (
+            "The batch's inputs and targets are finite, so the training diverged: try a "
+            f"smaller learning rate (lr={lr}) or check the data for extreme values."
+        )
+    return msg
+
+
+def _step(run: _Run, batch, step: int, schedule_fraction: float | None):
+    """One optimizer step on ``batch``; returns the loss tensor (not synchronized).
+
+    The loss is checked before the weights change: a non-finite loss (NaN input, a
+    diverging run) raises with the batch's state restored, so the caller's model never
+    holds NaN weights or batch-norm statistics.
+    """
+    model, dev = run.model, run.device
+    x, y, mask = _unpack(batch, model, first=step == 0)
+    if step == 0:
+        run.history.batch_size = int(x.shape[0])
+    x, y, mask = _to(x, dev, run.memory_format), _to(y, dev), _to(mask, dev)
+    if schedule_fraction is not None:
+        for group in run.optimizer.param_groups:
+            group["lr"] = run.lr * 0.5 * (1.0 + math.cos(math.pi * min(schedule_fraction, 1.0)))
+    saved = [b.detach().clone() for b in _float_buffers(model)]  # batch-norm statistics
+    with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=run.use_amp):
+        pred = model(x)
+    value = masked_loss(pred.float(), y.float(), mask, run.loss, ssim_weight=run.ssim_weight)
+    if not bool(torch.isfinite(value)):
+        with torch.no_grad():
+            for b, s in zip(_float_buffers(model), saved):
+                b.copy_(s)
+        raise ValueError(_not_finite_message(float(value.detach()), step + 1, x, y, run.lr))
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(value).backward()
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.stats.add(x)
+    return value.detach()
+
+
+# ---------------------------------------------------------------------------- validate
+def _validate(run: _Run, val_data, step: int, *, batch_size: int, max_samples: int) -> None:
+    v = validation_loss(
+        run.model,
+        val_data,
+        loss=run.loss,
+        batch_size=batch_size,
+        device=run.device,
+        max_samples=max_samples,
+        ssim_weight=run.ssim_weight,
+        amp=run.use_amp,
+    )
+    run.history.val_steps.append(step)
+    run.history.val_loss.append(v)
+    if run.plot is not None:
+        run.plot.update(run.history)
+
+
+def _record_data_scale(run: _Run) -> None:
+    """Write what the model was trained on (normalization, input statistics) onto the model
+    and into the history, so that save_checkpoint and predict find it."""
+    model, history = run.model, run.history
+    history.input_stats = run.stats.result()
+    if history.normalization is not None:
+        previous = getattr(model, "normalization", None)
+        if previous is not None and normalization_spec(previous) != history.normalization:
+            warnings.warn(
+                f"the model was trained before with normalization {previous}; this run's data "
+                f"uses {history.normalization}, which the model now records",
+                stacklevel=3,
+            )
+        model.normalization = history.normalization
+    if history.input_stats is not None:
+        model.input_stats = history.input_stats
+
+
 # ---------------------------------------------------------------------------- train
-def _check_count(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
-
-
 def train(
     model: torch.nn.Module,
     data,
@@ -573,14 +424,19 @@ def train(
     ----------
     model : torch.nn.Module
         E.g. a :class:`~coursekit.models.UNet`; moved to ``device`` (in place) and left
-        there, in eval mode, at the end.
+        there, in eval mode, at the end. Only parameters with ``requires_grad`` are
+        trained (see :func:`~coursekit.models.freeze_trunk`). The data's normalization
+        and input statistics are recorded on it (``model.normalization``,
+        ``model.input_stats``), for :func:`~coursekit.models.save_checkpoint` and
+        :func:`~coursekit.models.predict`.
     data : Dataset, IterableDataset, DataLoader or tuple
         Yields ``(input (C_in, *patch), target (C_out, *patch)[, label_mask (C_out,)])``
         float32 samples (batched by a ``DataLoader`` you pass yourself), e.g.
-        :class:`~coursekit.models.PairedPatches` or the microscope's ``PatchStream``. A
-        tuple ``(inputs, targets[, label_mask])`` of arrays ``(N, C, *patch)`` is wrapped in
-        a ``TensorDataset``. A map-style dataset is reshuffled every epoch (and its
-        ``set_epoch`` called, if it has one).
+        :class:`~coursekit.models.PairedPatches` or :class:`~coursekit.models.PatchStream`.
+        A tuple ``(inputs, targets[, label_mask])`` of arrays ``(N, C, *patch)`` is wrapped
+        in a ``TensorDataset`` (already normalized; no normalization is recorded). A
+        map-style dataset is reshuffled every epoch (and its ``set_epoch`` called, if it
+        has one).
     val_data : optional
         Validation patches (see :func:`validation_loss`), scored every ``val_every``
         steps and at the end.
@@ -588,9 +444,11 @@ def train(
         Number of optimizer steps.
     seconds : float, optional
         Wall-clock budget. At least one of ``steps`` and ``seconds`` is required; with
-        both, training stops at whichever comes first.
+        both, training stops at whichever comes first. Prefer ``steps``: the result is
+        then the same on every machine.
     loss : {"mse", "l1", "mse+ssim"}
-        See :func:`per_channel_loss`; masked per label by :func:`masked_loss`.
+        See :func:`~coursekit.models.per_channel_loss`; masked per label by
+        :func:`~coursekit.models.masked_loss`.
     lr, weight_decay : float
         Adam's learning rate and (L2) weight decay.
     batch_size, num_workers : int
@@ -605,7 +463,9 @@ def train(
     seed : int
         Seeds torch (initial dropout masks, shuffling). On the CPU the run is repeatable:
         deterministic algorithms are switched on during training. The model's initial
-        weights come from the caller: ``torch.manual_seed`` before building it.
+        weights come from the caller: build it with ``UNet(..., seed=seed)`` (or
+        ``torch.manual_seed`` before building it) so that one seed fixes the whole run;
+        :func:`coursekit.experiments.train_on_simulator` does this when it builds the model.
     progress : bool
         A tqdm progress bar showing the loss.
     live_plot : bool
@@ -630,12 +490,16 @@ def train(
     Returns
     -------
     History
+        With ``normalization`` and ``input_stats`` of the data.
 
     Raises
     ------
     ValueError
         Without a budget, for data that does not match the model, or when the loss
-        becomes NaN or infinite (try a smaller ``lr``).
+        becomes NaN or infinite. The loss is checked before each step changes the
+        weights, so the model keeps the last finite weights; the message names the step
+        and the samples of the batch that hold NaN or infinite values (or suggests a
+        smaller ``lr`` when the data is finite).
 
     Examples
     --------
@@ -644,10 +508,12 @@ def train(
     >>> rng = np.random.default_rng(0)
     >>> x = [rng.random((1, 64, 64)).astype(np.float32)]
     >>> data = PairedPatches(x, [a**2 for a in x], patch_shape=(32, 32))
-    >>> history = train(UNet(depth=2, base_channels=8), data, steps=3, progress=False)
-    >>> len(history.train_loss)
-    3
+    >>> model = UNet(depth=2, base_channels=8, seed=0)
+    >>> history = train(model, data, steps=3, progress=False)
+    >>> len(history.train_loss), model.normalization
+    (3, {'method': 'zscore'})
     """
+    # -- arguments
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     if steps is None and seconds is None:
@@ -655,58 +521,39 @@ def train(
             "give a training budget: steps=... (optimizer steps) or seconds=... (wall-clock)"
         )
     if steps is not None:
-        steps = _check_count(steps, "steps")
+        steps = check_int(steps, "steps", minimum=1)
     if seconds is not None:
         seconds = check_positive(seconds, "seconds")
     check_choice(loss, "loss", LOSSES)
     check_positive(lr, "lr")
     check_positive(weight_decay, "weight_decay", allow_zero=True)
-    batch_size = _check_count(batch_size, "batch_size")
-    val_max_samples = _check_count(val_max_samples, "val_max_samples")
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-        raise ValueError(f"num_workers: expected an integer >= 0, got {num_workers!r}")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    val_max_samples = check_int(val_max_samples, "val_max_samples", minimum=1)
+    num_workers = check_int(num_workers, "num_workers", minimum=0)
     if val_every is None:
         val_every = max(1, steps // 10) if steps is not None else 50
-    val_every = _check_count(val_every, "val_every")
+    val_every = check_int(val_every, "val_every", minimum=1)
     check_choice(amp, "amp", ("auto", True, False))
     check_choice(channels_last, "channels_last", ("auto", True, False))
     check_choice(schedule, "schedule", ("cosine", "constant"))
 
-    dev = pick_device(device)
-    use_amp = dev.type == "cuda" and amp in ("auto", True)
-    if amp is True and dev.type != "cuda":
-        warnings.warn(f"amp=True needs CUDA; training in float32 on {dev}", stacklevel=2)
-
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    loader = _make_loader(
+    # -- setup
+    run = _setup(
+        model,
         data,
+        device=device,
+        amp=amp,
+        channels_last=channels_last,
+        seed=seed,
         batch_size=batch_size,
         num_workers=num_workers,
-        generator=generator,
-        pin_memory=dev.type == "cuda",
-    )
-    ndim = getattr(model, "ndim", None)
-    if channels_last == "auto":
-        channels_last = dev.type == "cuda"
-    fmt = _memory_format(ndim) if channels_last and ndim in (2, 3) else None
-    model.to(dev)
-    if fmt is not None:
-        model.to(memory_format=fmt)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    history = History(
-        device=str(dev),
-        n_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        lr=lr,
+        weight_decay=weight_decay,
         loss=loss,
-        batch_size=batch_size,
+        ssim_weight=ssim_weight,
+        live_plot=live_plot,
     )
-    plot = None
-    if live_plot:
-        try:
-            plot = _LivePlot()
-        except ImportError:
-            warnings.warn("live_plot needs IPython (a notebook); continuing without", stacklevel=2)
+    history, dev = run.history, run.device
 
     from tqdm.auto import tqdm
 
@@ -717,18 +564,10 @@ def train(
         torch.use_deterministic_algorithms(True, warn_only=True)
     pending: list[torch.Tensor] = []
 
-    def flush():
+    def flush():  # copy recorded losses to the host in groups (one sync per group on a GPU)
         if pending:
-            values = torch.stack(pending).float().cpu().tolist()
+            history.train_loss.extend(torch.stack(pending).float().cpu().tolist())
             pending.clear()
-            bad = [v for v in values if not math.isfinite(v)]
-            if bad and not use_amp:
-                raise ValueError(
-                    f"the training loss became {bad[0]} at step {len(history.train_loss) + 1}"
-                    f"; try a smaller learning rate (lr={lr}) or check the data for extreme "
-                    "values"
-                )
-            history.train_loss.extend(values)
             if progress:
                 recent = history.train_loss[-20:]
                 post = {"loss": f"{sum(recent) / len(recent):.4g}"}
@@ -738,74 +577,50 @@ def train(
 
     def validate(step):
         flush()
-        v = validation_loss(
-            model,
-            val_data,
-            loss=loss,
-            batch_size=batch_size,
-            device=dev,
-            max_samples=val_max_samples,
-            ssim_weight=ssim_weight,
-            amp=use_amp,
+        _validate(run, val_data, step, batch_size=batch_size, max_samples=val_max_samples)
+
+    def budget_used(step):
+        return max(
+            step / steps if steps is not None else 0.0,
+            (time.perf_counter() - start) / seconds if seconds is not None else 0.0,
         )
-        history.val_steps.append(step)
-        history.val_loss.append(v)
-        if plot is not None:
-            plot.update(history)
 
     start = time.perf_counter()
     step = 0
     model.train()
     try:
-        batches = _endless(loader)
-        while True:
-            if steps is not None and step >= steps:
-                break
-            if seconds is not None and time.perf_counter() - start >= seconds:
-                break
-            x, y, mask = _unpack(next(batches), model, first=step == 0)
-            if step == 0:
-                history.batch_size = int(x.shape[0])
-            x, y, mask = _to(x, dev, fmt), _to(y, dev), _to(mask, dev)
-            if schedule == "cosine":
-                done = max(
-                    step / steps if steps is not None else 0.0,
-                    (time.perf_counter() - start) / seconds if seconds is not None else 0.0,
-                )
-                for group in optimizer.param_groups:
-                    group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))
-            with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp):
-                pred = model(x)
-            value = masked_loss(pred.float(), y.float(), mask, loss, ssim_weight=ssim_weight)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(value).backward()
-            scaler.step(optimizer)
-            scaler.update()
+        batches = _endless(run.loader)
+        while not (
+            (steps is not None and step >= steps)
+            or (seconds is not None and time.perf_counter() - start >= seconds)
+        ):
+            # -- step
+            fraction = budget_used(step) if schedule == "cosine" else None
+            pending.append(_step(run, next(batches), step, fraction))
             step += 1
-            pending.append(value.detach())
             history.steps.append(step)
             history.time_s.append(time.perf_counter() - start)
             if len(pending) >= 10 or dev.type == "cpu":
                 flush()
             bar.update(1)
+            # -- validate
             if val_data is not None and step % val_every == 0:
                 validate(step)
-            elif plot is not None and step % max(1, val_every // 5) == 0:
+            elif run.plot is not None and step % max(1, val_every // 5) == 0:
                 flush()
-                plot.update(history)
+                run.plot.update(history)
         flush()
-        if (
-            val_data is not None
-            and step > 0
-            and (not history.val_steps or history.val_steps[-1] != step)
-        ):
+        if val_data is not None and step > 0 and history.val_steps[-1:] != [step]:
             validate(step)
     finally:
         bar.close()
         if dev.type == "cpu":
             torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
+        flush()  # losses of the steps done, also when a step failed
         history.elapsed_s = time.perf_counter() - start
+        if step > 0:
+            _record_data_scale(run)
         model.eval()
-    if plot is not None:
-        plot.update(history)
+    if run.plot is not None:
+        run.plot.update(history)
     return history

@@ -12,13 +12,15 @@ Any input size works: :meth:`UNet.forward` pads the spatial axes to a multiple o
 
 from __future__ import annotations
 
+import contextlib
+import copy
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from coursekit._validation import check_choice
+from coursekit._validation import check_choice, check_int
 
 __all__ = ["UNet", "ModelSummary", "NORMS"]
 
@@ -30,6 +32,22 @@ _CONV = {2: nn.Conv2d, 3: nn.Conv3d}
 _CONVT = {2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 _POOL = {2: nn.MaxPool2d, 3: nn.MaxPool3d}
 _BN = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
+
+
+def seeded_init(seed: int | None):
+    """A context in which torch's random numbers (weight initialization) come from ``seed``;
+    the global random state is restored afterwards. ``None``: no change."""
+    if seed is None:
+        return contextlib.nullcontext()
+    seed = check_int(seed, "seed", minimum=0)
+
+    @contextlib.contextmanager
+    def ctx():
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            yield
+
+    return ctx()
 
 
 def _group_count(channels: int, wanted: int) -> int:
@@ -164,6 +182,11 @@ class UNet(nn.Module):
     pad_mode : {"reflect", "replicate", "constant"}
         How :meth:`forward` pads inputs to a multiple of ``2 ** depth``. Reflect falls back
         to replicate along axes too short to reflect.
+    seed : int, optional
+        Seeds the initial weights (without touching torch's global random state), so that
+        ``UNet(..., seed=0)`` and ``train(..., seed=0)`` make a whole run repeatable.
+        Default: torch's global random state, as any torch module. Not part of
+        ``config`` (it only matters before training).
 
     Attributes
     ----------
@@ -174,6 +197,12 @@ class UNet(nn.Module):
         the kernel sizes and strides.
     size_multiple : int
         ``2 ** depth``.
+    normalization : dict or None
+        The training data's normalization (recorded by :func:`~coursekit.models.train`,
+        restored by :func:`~coursekit.models.load_checkpoint`); :func:`~coursekit.models.predict`
+        applies it by default.
+    input_stats : dict or None
+        Per-channel ``mean`` and ``std`` of the training inputs.
 
     Examples
     --------
@@ -200,20 +229,17 @@ class UNet(nn.Module):
         downsample: str = "maxpool",
         norm_groups: int = 8,
         pad_mode: str = "reflect",
+        seed: int | None = None,
     ):
         super().__init__()
         if base_channels is None:
             base_channels = 16 if ndim == 2 else 8
-        for name, value in (
-            ("in_channels", in_channels),
-            ("out_channels", out_channels),
-            ("depth", depth),
-            ("base_channels", base_channels),
-            ("kernel_size", kernel_size),
-            ("norm_groups", norm_groups),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        in_channels = check_int(in_channels, "in_channels", minimum=1)
+        out_channels = check_int(out_channels, "out_channels", minimum=1)
+        depth = check_int(depth, "depth", minimum=1)
+        base_channels = check_int(base_channels, "base_channels", minimum=1)
+        kernel_size = check_int(kernel_size, "kernel_size", minimum=1)
+        norm_groups = check_int(norm_groups, "norm_groups", minimum=1)
         if ndim not in (2, 3):
             raise ValueError(f"ndim: expected 2 or 3, got {ndim!r}")
         if kernel_size % 2 != 1:
@@ -254,30 +280,36 @@ class UNet(nn.Module):
             norm_groups=norm_groups,
             dropout=float(dropout),
         )
-        ch = self.channels
-        self.encoders = nn.ModuleList()
-        self.downs = nn.ModuleList()
-        c_prev = in_channels
-        for i in range(depth):
-            self.encoders.append(ConvBlock(c_prev, ch[i], **block))
-            if downsample == "maxpool":
-                self.downs.append(_POOL[ndim](2))
-            else:
-                self.downs.append(
-                    nn.Sequential(
-                        _CONV[ndim](ch[i], ch[i], 2, stride=2, bias=norm == "none"),
-                        _norm(norm, ndim, ch[i], norm_groups),
-                        nn.ReLU(inplace=True),
+        with seeded_init(seed):  # the initial weights, repeatable with a seed
+            ch = self.channels
+            self.encoders = nn.ModuleList()
+            self.downs = nn.ModuleList()
+            c_prev = in_channels
+            for i in range(depth):
+                self.encoders.append(ConvBlock(c_prev, ch[i], **block))
+                if downsample == "maxpool":
+                    self.downs.append(_POOL[ndim](2))
+                else:
+                    self.downs.append(
+                        nn.Sequential(
+                            _CONV[ndim](ch[i], ch[i], 2, stride=2, bias=norm == "none"),
+                            _norm(norm, ndim, ch[i], norm_groups),
+                            nn.ReLU(inplace=True),
+                        )
                     )
-                )
-            c_prev = ch[i]
-        self.bottleneck = ConvBlock(ch[depth - 1], ch[depth], **block)
-        self.ups = nn.ModuleList()
-        self.decoders = nn.ModuleList()
-        for i in reversed(range(depth)):
-            self.ups.append(_CONVT[ndim](ch[i + 1], ch[i], 2, stride=2))
-            self.decoders.append(ConvBlock(2 * ch[i], ch[i], **block))
-        self.head = _CONV[ndim](ch[0], out_channels, 1)
+                c_prev = ch[i]
+            self.bottleneck = ConvBlock(ch[depth - 1], ch[depth], **block)
+            self.ups = nn.ModuleList()
+            self.decoders = nn.ModuleList()
+            for i in reversed(range(depth)):
+                self.ups.append(_CONVT[ndim](ch[i + 1], ch[i], 2, stride=2))
+                self.decoders.append(ConvBlock(2 * ch[i], ch[i], **block))
+            self.head = _CONV[ndim](ch[0], out_channels, 1)
+        #: The normalization of the training data (a spec dict), recorded by train() and
+        #: load_checkpoint(); predict() applies it by default. None: unknown.
+        self.normalization: dict | None = None
+        #: Per-channel mean and std of the training inputs as the model saw them.
+        self.input_stats: dict | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -402,23 +434,73 @@ class UNet(nn.Module):
 
         For Monte Carlo dropout (Gal & Ghahramani 2016): repeated predictions of the same
         input differ, and their spread estimates the model's uncertainty. Batch norm uses
-        its running statistics. ``model.eval()`` or ``model.train()`` undo it.
+        its running statistics. ``model.eval()`` or ``model.train()`` undo it. The same
+        switch as :func:`coursekit.models.enable_mc_dropout`, which
+        :func:`~coursekit.models.predict_mc_dropout` uses.
 
         Raises
         ------
         ValueError
             If the model was built with ``dropout=0``.
         """
-        if enabled and self._config["dropout"] <= 0:
-            raise ValueError(
-                "this UNet has dropout=0, so Monte Carlo dropout would give identical samples; "
-                "build and train it with e.g. UNet(..., dropout=0.1)"
-            )
-        self.eval()
-        for m in self.modules():
-            if isinstance(m, nn.Dropout):
-                m.train(enabled)
+        from coursekit.models.mc_dropout import enable_mc_dropout
+
+        return enable_mc_dropout(self, enabled)
+
+    def train(self, mode: bool = True) -> UNet:
+        """Training mode, except that batch-norm layers whose parameters are all frozen
+        (:func:`~coursekit.models.freeze_trunk`) keep their running statistics (eval mode),
+        so a frozen trunk stays exactly as it was."""
+        super().train(mode)
+        if mode:
+            for m in self.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    params = list(m.parameters())
+                    if params and not any(p.requires_grad for p in params):
+                        m.eval()
         return self
+
+    # ------------------------------------------------------------------ transfer learning
+    def with_head(self, out_channels: int, *, seed: int | None = None) -> UNet:
+        """A new U-Net with this one's trunk (a copy of every weight but the output layer)
+        and a new, freshly initialized 1 x 1 output layer for ``out_channels`` labels.
+
+        For transfer learning: a trunk trained on one label (or many) learns a new label
+        from a few images; freeze it with :func:`~coursekit.models.freeze_trunk` to train
+        only the head, then :func:`~coursekit.models.unfreeze` to fine-tune everything.
+
+        Parameters
+        ----------
+        out_channels : int
+            Labels of the new head.
+        seed : int, optional
+            Seeds the new head's initial weights.
+
+        Returns
+        -------
+        UNet
+            Same configuration but ``out_channels``; the trunk's weights and batch-norm
+            statistics copied (not shared), the training normalization kept; all
+            parameters trainable; in the mode of this model.
+
+        Examples
+        --------
+        >>> import torch
+        >>> base = UNet(3, 1, depth=2, seed=0)
+        >>> new = base.with_head(2, seed=1)
+        >>> new.config["out_channels"], torch.equal(new.encoders[0][0].weight,
+        ...                                         base.encoders[0][0].weight)
+        (2, True)
+        """
+        out_channels = check_int(out_channels, "out_channels", minimum=1)
+        new = UNet(**{**self.config, "out_channels": out_channels}, seed=seed)
+        trunk = {k: v for k, v in self.state_dict().items() if not k.startswith("head.")}
+        head = {k: v for k, v in new.state_dict().items() if k.startswith("head.")}
+        new.load_state_dict({**trunk, **head})
+        new.normalization = copy.deepcopy(self.normalization)
+        new.input_stats = copy.deepcopy(self.input_stats)
+        device = next(self.parameters()).device
+        return new.to(device).train(self.training)
 
     # ------------------------------------------------------------------ receptive field
     def _receptive_interval(self, q: int) -> tuple[int, int]:
