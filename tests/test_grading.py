@@ -1,0 +1,353 @@
+"""coursekit.grading: every check passes the reference answer and fails, with a message a
+student can act on, at least two plausible wrong answers (a hard-coded value and common
+mistakes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coursekit.datasets import fetch
+from coursekit.grading import CheckFailed, Scoreboard, data, evaluation
+from coursekit.io import read_image, write_ome_tiff
+from coursekit.metrics import noise_ceiling, nrmse, pearson_r, psnr, ssim
+from coursekit.normalize import normalize
+
+
+def fails_with(check, answer, *fragments):
+    """The check refuses ``answer`` with a CheckFailed whose message has every fragment
+    and the four-part form (what was called, returned, expected)."""
+    with pytest.raises(CheckFailed) as info:
+        check(answer)
+    msg = str(info.value)
+    assert "returned:" in msg or "raised:" in msg, msg
+    assert "expected:" in msg, msg
+    for f in fragments:
+        assert f in msg, f"{f!r} not in:\n{msg}"
+    return msg
+
+
+# ----------------------------------------------------------------- evaluation (assignment 3)
+def good_pearson(p, t, mask=None):
+    return pearson_r(target=t, prediction=p, mask=mask)
+
+
+def test_pearson_reference_passes():
+    evaluation.check_pearson(good_pearson)
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda p, t, mask=None: 0.87, None),  # hard-coded
+        (lambda p, t, mask=None: float(np.dot(p.ravel(), t.ravel()) / np.sqrt(
+            np.dot(p.ravel(), p.ravel()) * np.dot(t.ravel(), t.ravel()))),
+         "subtract the means"),
+        (lambda p, t, mask=None: float(np.mean((p - p.mean()) * (t - t.mean()))),
+         "did you forget to divide by the standard deviations"),
+        (lambda p, t, mask=None: pearson_r(target=t, prediction=p), "the mask changes nothing"),
+        (lambda p, t, mask=None: np.corrcoef(p.ravel(), t.ravel()), "returns a matrix"),
+        (lambda p, t, mask=None: np.corrcoef(p, t)[0, 1], None),  # rows of 2D arrays
+    ],
+)  # fmt: skip
+def test_pearson_wrong_answers(wrong, hint):
+    msg = fails_with(evaluation.check_pearson, wrong, "pearson")
+    if hint:
+        assert hint in msg, msg
+
+
+def test_pearson_message_as_a_student_sees_it():
+    msg = fails_with(
+        evaluation.check_pearson,
+        lambda p, t, mask=None: float(np.mean((p - p.mean()) * (t - t.mean()))),
+    )
+    assert msg.startswith("your pearson() for two arrays of shape (")
+    assert "a correlation lies in [-1, 1]" in msg and "coursekit.metrics.pearson_r" in msg
+
+
+def test_nrmse():
+    evaluation.check_nrmse(lambda p, t: nrmse(target=t, prediction=p))
+    fails_with(evaluation.check_nrmse, lambda p, t: 0.5)
+    rmse = lambda p, t: np.sqrt(np.mean((p - t) ** 2))  # noqa: E731
+    fails_with(evaluation.check_nrmse, lambda p, t: rmse(p, t) / p.std(), "std of the prediction")
+    fails_with(evaluation.check_nrmse, lambda p, t: rmse(p, t) / np.ptp(t), "range")
+    fails_with(evaluation.check_nrmse, lambda p, t: rmse(p, t) ** 2 / t.std(), "square root")
+
+
+def test_ssim():
+    evaluation.check_ssim(lambda p, t, data_range=None: ssim(target=t, prediction=p,
+                                                              data_range=data_range))  # fmt: skip
+    fails_with(evaluation.check_ssim, lambda p, t, data_range=None: 0.8)
+    L = lambda t, dr: dr if dr is not None else np.ptp(t)  # noqa: E731
+    fails_with(evaluation.check_ssim,
+               lambda p, t, data_range=None: evaluation._global_ssim(p, t, L(t, data_range)),
+               "whole image")  # fmt: skip
+    fails_with(evaluation.check_ssim,
+               lambda p, t, data_range=None: evaluation._ssim_map_mean(p, t, L(t, data_range), crop=False),
+               "border")  # fmt: skip
+    fails_with(evaluation.check_ssim,
+               lambda p, t, data_range=None: evaluation._ssim_map_mean(p, t, L(t, data_range), sample_cov=False),
+               "49 / 48")  # fmt: skip
+    fails_with(evaluation.check_ssim,
+               lambda p, t, data_range=None: evaluation._ssim_map_mean(p, t, 1.0), "not 1")  # fmt: skip
+
+
+def test_psnr():
+    evaluation.check_psnr(lambda p, t, data_range=None: psnr(target=t, prediction=p,
+                                                              data_range=data_range))  # fmt: skip
+    mse = lambda p, t: np.mean((p - t) ** 2)  # noqa: E731
+    fails_with(evaluation.check_psnr, lambda p, t, data_range=None: 30.0)
+    fails_with(evaluation.check_psnr,
+               lambda p, t, data_range=None: 10 * np.log(np.ptp(t) ** 2 / mse(p, t)), "log10")  # fmt: skip
+    fails_with(evaluation.check_psnr,
+               lambda p, t, data_range=None: 10 * np.log10(np.ptp(p) ** 2 / mse(p, t)),
+               "not from the prediction")  # fmt: skip
+    fails_with(evaluation.check_psnr,
+               lambda p, t, data_range=None: 10 * np.log10(np.ptp(t) ** 2 / mse(p, t)),
+               "ignored data_range")  # fmt: skip
+
+
+def test_psnr_identical_images_must_give_inf():
+    def no_inf(p, t, data_range=None):
+        dr = data_range if data_range is not None else np.ptp(t)
+        m = np.mean((p - t) ** 2)
+        return 10 * np.log10(dr**2 / m) if m > 0 else 0.0
+
+    fails_with(evaluation.check_psnr, no_inf, "inf", "MSE == 0")
+
+
+def good_c_max(x, gain, offset, read_noise_adu):
+    return noise_ceiling(x, gain=gain, offset=offset, read_noise_adu=read_noise_adu)
+
+
+def _c_max_formula(*, offset=True, read=True, quant=True, root=True, clip=True):
+    def c(x, gain, offset_, read_noise_adu):
+        x = np.asarray(x, float)
+        nv = gain * (x.mean() - (offset_ if offset else 0)) + (read_noise_adu**2 if read else 0)
+        nv += 1 / 12 if quant else 0
+        v = 1 - nv / x.var()
+        v = max(v, 0.0) if clip else v
+        return np.sqrt(v) if root else v
+
+    return lambda x, gain, offset, read_noise_adu: c(x, gain, offset, read_noise_adu)
+
+
+def test_c_max():
+    evaluation.check_c_max(good_c_max)
+    evaluation.check_c_max(_c_max_formula())  # the formula, written out, passes too
+    fails_with(evaluation.check_c_max, lambda x, gain, offset, read_noise_adu: 0.9)
+    fails_with(evaluation.check_c_max, _c_max_formula(offset=False), "offset")
+    fails_with(evaluation.check_c_max, _c_max_formula(read=False), "read noise")
+    fails_with(evaluation.check_c_max, _c_max_formula(root=False), "square root")
+
+
+def test_c_max_dark_image_without_clipping():
+    with np.errstate(invalid="ignore"):
+        msg = fails_with(evaluation.check_c_max, _c_max_formula(clip=False))
+    assert "dark image" in msg
+
+
+def _table(pearson, c_max, swap=False, from_prediction=False):
+    import pandas as pd
+
+    def structure_table(predictions, recorded, camera):
+        names = list(predictions)
+        rows = {}
+        for k, name in enumerate(names):
+            other = names[(k + 1) % len(names)] if swap else name
+            rec = recorded[other].astype(float)
+            source = np.round(predictions[name]).clip(0) if from_prediction else recorded[name]
+            rows[name] = {
+                "r": pearson(predictions[name], rec),
+                "c_max": c_max(
+                    source, camera.gain, camera.offset, camera.gain * camera.read_noise_e
+                ),
+            }
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    return structure_table
+
+
+@pytest.mark.filterwarnings("ignore:the mean of the image")  # the wrong answer's own warning
+def test_structure_table():
+    evaluation.check_structure_table(_table(good_pearson, good_c_max), good_pearson, good_c_max)
+    check = lambda t: evaluation.check_structure_table(t, good_pearson, good_c_max)  # noqa: E731
+    fails_with(check, _table(good_pearson, good_c_max, swap=True), "you compared the")
+    fails_with(
+        check, _table(good_pearson, good_c_max, from_prediction=True), "recorded (noisy) target"
+    )
+    fails_with(check, lambda p, r, c: {"r": 0.5}, "DataFrame")
+
+
+# ----------------------------------------------------------------- data (assignment 1)
+def good_save(path, stack, *, z_step_um, pixel_size_um):
+    write_ome_tiff(path, stack, axes="ZYX",
+                   pixel_size_um={"Z": z_step_um, "Y": pixel_size_um, "X": pixel_size_um})  # fmt: skip
+
+
+def test_save_stack():
+    data.check_save_stack(good_save)
+    fails_with(data.check_save_stack,
+               lambda p, s, *, z_step_um, pixel_size_um: write_ome_tiff(p, s, axes="ZYX"),
+               "states no pixel size")  # fmt: skip
+    fails_with(data.check_save_stack,
+               lambda p, s, *, z_step_um, pixel_size_um: write_ome_tiff(
+                   p, s, axes="ZYX", pixel_size_um={"Z": pixel_size_um, "Y": z_step_um, "X": z_step_um}),
+               "swapped")  # fmt: skip
+    fails_with(data.check_save_stack,
+               lambda p, s, *, z_step_um, pixel_size_um: good_save(
+                   p, s.astype("float32") / 2, z_step_um=z_step_um, pixel_size_um=pixel_size_um),
+               "dtype")  # fmt: skip
+    fails_with(data.check_save_stack,
+               lambda p, s, *, z_step_um, pixel_size_um: good_save(
+                   p, np.ascontiguousarray(s.transpose(0, 2, 1)), z_step_um=z_step_um,
+                   pixel_size_um=pixel_size_um),
+               "no transpose")  # fmt: skip
+    fails_with(data.check_save_stack, lambda p, s, *, z_step_um, pixel_size_um: None, "no file")
+
+
+def test_load_stack():
+    def good(path):
+        img = read_image(path)
+        return img.data, img.pixel_size_um["Z"], img.pixel_size_um["X"]
+
+    data.check_load_stack(good)
+    fails_with(data.check_load_stack, lambda path: (read_image(path).data, 1.0, 0.1))
+    fails_with(
+        data.check_load_stack, lambda path: (good(path)[0], good(path)[2], good(path)[1]), "swapped"
+    )
+    fails_with(data.check_load_stack, lambda path: (path, *good(path)[1:]), "pixel array")
+
+
+def test_percentile():
+    data.check_percentile(lambda x, low=1.0, high=99.8: normalize(x, "percentile", pmin=low, pmax=high)
+                          if "pmin" in normalize.__code__.co_varnames
+                          else normalize(x, "percentile", percentiles=(low, high)))  # fmt: skip
+    fails_with(data.check_percentile,
+               lambda x, low=1.0, high=99.8: (x - x.min()) / (x.max() - x.min() + 1e-6),
+               "minimum and maximum")  # fmt: skip
+    fails_with(data.check_percentile,
+               lambda x, low=1.0, high=99.8: np.asarray(x, float) / (np.percentile(x, high) - np.percentile(x, low)),
+               "subtract the low percentile")  # fmt: skip
+    fails_with(data.check_percentile, lambda x, low=1.0, high=99.8: np.full(np.shape(x), 0.5),
+               "does not depend on the image")  # fmt: skip
+    fails_with(data.check_percentile,
+               lambda x, low=1.0, high=99.8: (np.asarray(x, float) - np.quantile(x, low / 100))
+               / (np.quantile(x, high / 100) - np.quantile(x, low / 100)),
+               "constant image")  # right formula, but 0 / 0 on a constant image  # fmt: skip
+
+
+def test_zscore():
+    data.check_zscore(lambda x: normalize(x, "zscore"))
+    data.check_zscore(lambda x: (x - x.mean()) / (np.std(x, ddof=1) + 1e-6))  # ddof=1 is fine
+    fails_with(
+        data.check_zscore,
+        lambda x: np.asarray(x, float) / (np.std(x) + 1e-6),
+        "subtract the image's mean",
+    )
+    fails_with(data.check_zscore, lambda x: (x - x.mean()) / (np.var(x) + 1e-6), "not the variance")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fails_with(data.check_zscore, lambda x: (x - x.mean()) / x.std(), "constant image")
+
+
+def _patch(*, independent=False, off_by_one=False, augment=True, y_shift=0):
+    def random_patch_pair(x, y, size, rng):
+        end = 0 if off_by_one else 1
+        i = int(rng.integers(0, x.shape[0] - size + end))
+        j = int(rng.integers(0, x.shape[1] - size + end))
+        k, flip = int(rng.integers(4)), rng.random() < 0.5
+        out = []
+        for a in (x, y):
+            ii = min(i + y_shift, x.shape[0] - size) if a is y else i
+            p = a[ii : ii + size, j : j + size]
+            if augment:
+                p = np.rot90(p, k)
+                p = np.fliplr(p) if flip else p
+            out.append(p)
+            if independent:
+                k, flip = int(rng.integers(4)), rng.random() < 0.5
+        return out[0], out[1]
+
+    return random_patch_pair
+
+
+def test_patch_pair():
+    data.check_patch_pair(_patch())
+    fails_with(data.check_patch_pair, _patch(independent=True), "drawing them separately")
+    fails_with(data.check_patch_pair, _patch(off_by_one=True), "off by one")
+    fails_with(data.check_patch_pair, _patch(augment=False), "orientation")
+    fails_with(data.check_patch_pair, _patch(y_shift=1), "the same place")
+    fails_with(data.check_patch_pair,
+               lambda x, y, size, rng: (x[:size, : size - 1], y[:size, : size - 1]), "end of a slice")  # fmt: skip
+
+
+def _fetch(*, swap=False, by_position=False, data_dir=True, paths_only=False):
+    def fetch_pair(name, *, registry, data_dir_arg=None, **kw):
+        raise AssertionError  # replaced below
+
+    def fetch_pair(name, *, registry, data_dir):  # noqa: F811
+        kw = {"data_dir": data_dir} if data_dir_flag else {}
+        paths = fetch(name, registry=registry, progress=False, **kw)
+        tifs = [p for p in paths if p.suffix == ".tif"]
+        if by_position:
+            t, f = tifs[0], tifs[1]
+        else:
+            t = next(p for p in tifs if p.name.endswith("_transmitted.ome.tif"))
+            f = next(p for p in tifs if p.name.endswith("_fluorescence.ome.tif"))
+        if paths_only:
+            return t, f
+        a, b = read_image(t).data, read_image(f).data
+        return (b, a) if swap else (a, b)
+
+    data_dir_flag = data_dir
+    return fetch_pair
+
+
+def test_fetch_pair(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_DATA_DIR", str(tmp_path / "default-cache"))
+    data.check_fetch_pair(_fetch())
+    fails_with(data.check_fetch_pair, _fetch(swap=True), "(fluorescence, transmitted)")
+    fails_with(data.check_fetch_pair, _fetch(data_dir=False), "data_dir")
+    fails_with(data.check_fetch_pair, _fetch(paths_only=True), "read_image")
+    fails_with(data.check_fetch_pair, lambda name, *, registry, data_dir: (np.zeros((4, 4)),) * 2,
+               "nothing downloaded")  # fmt: skip
+
+
+def test_fetch_by_position_fails_for_some_file_order(tmp_path, monkeypatch):
+    """The check shuffles the files; picking by position is wrong for half the orders."""
+    monkeypatch.setenv("COURSEKIT_DATA_DIR", str(tmp_path / "default-cache"))
+    failures = 0
+    for _ in range(12):
+        try:
+            data.check_fetch_pair(_fetch(by_position=True))
+        except CheckFailed as exc:
+            failures += 1
+            assert "name ending" in str(exc)
+    assert failures > 0
+
+
+# ----------------------------------------------------------------- scoreboard
+def test_scoreboard_records_points_and_failures(capsys):
+    board = Scoreboard(evaluation.CHECKS)
+    board.check("nrmse", lambda p, t: nrmse(target=t, prediction=p))
+    with pytest.raises(CheckFailed):
+        board.check("psnr", lambda p, t, data_range=None: 1.0)
+    with pytest.raises(NotImplementedError):
+        board.check(
+            "ssim", lambda p, t, data_range=None: (_ for _ in ()).throw(NotImplementedError())
+        )
+    assert board.score() == evaluation.CHECKS["nrmse"].points
+    board.summary()
+    out = capsys.readouterr().out
+    assert "PASSED nrmse" in out and "failed (your psnr" in out and "not done yet" in out
+    assert f"{board.score():g} / {board.total:g}" in out
+    with pytest.raises(KeyError, match="no check named"):
+        board.check("pearsn", good_pearson)
+
+
+def test_a_crash_in_student_code_is_reported_with_the_call():
+    def crashes(p, t, mask=None):
+        return p @ t  # shapes do not align
+
+    msg = fails_with(evaluation.check_pearson, crashes, "raised: ValueError")
+    assert "pearson() for two arrays of shape" in msg
