@@ -351,3 +351,176 @@ def test_a_crash_in_student_code_is_reported_with_the_call():
 
     msg = fails_with(evaluation.check_pearson, crashes, "raised: ValueError")
     assert "pearson() for two arrays of shape" in msg
+
+
+# ----------------------------------------------------------------- the U-Net (assignment 2)
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+
+def make_blocks(*, bias=False, padding=1, final_relu=True, pool=True, skip=True, cat_dim=1,
+                upsample="transpose", head_relu=False, deeper_channels=2):  # fmt: skip
+    """The solution's blocks, with one mistake switched on at a time."""
+
+    class ConvBlock(nn.Module):
+        def __init__(self, c_in, c_out):
+            super().__init__()
+            layers = [nn.Conv2d(c_in, c_out, 3, padding=padding, bias=bias), nn.BatchNorm2d(c_out),
+                      nn.ReLU(), nn.Conv2d(c_out, c_out, 3, padding=padding, bias=bias),
+                      nn.BatchNorm2d(c_out)]  # fmt: skip
+            self.layers = nn.Sequential(*layers, *([nn.ReLU()] if final_relu else []))
+
+        def forward(self, x):
+            return self.layers(x)
+
+    class Down(nn.Module):
+        def __init__(self, c_in, c_out):
+            super().__init__()
+            self.pool = nn.MaxPool2d(2) if pool else nn.Identity()
+            self.block = ConvBlock(c_in, c_out)
+
+        def forward(self, x):
+            return self.block(self.pool(x))
+
+    class Up(nn.Module):
+        def __init__(self, c_in, c_out):
+            super().__init__()
+            if upsample == "transpose":
+                self.up = nn.ConvTranspose2d(c_in, c_out, 2, stride=2)
+            else:
+                self.up = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(c_in, c_out, 1))
+            self.block = ConvBlock(2 * c_out if skip else c_out, c_out)
+
+        def forward(self, x, s):
+            x = self.up(x)
+            return self.block(torch.cat([s, x], dim=cat_dim) if skip else x)
+
+    class UNet(nn.Module):
+        def __init__(self, c_in, c_out, depth=2, base_channels=8):
+            super().__init__()
+            ch = [base_channels * deeper_channels**i for i in range(depth + 1)]
+            self.first = ConvBlock(c_in, ch[0])
+            self.downs = nn.ModuleList(Down(ch[i], ch[i + 1]) for i in range(depth))
+            self.ups = nn.ModuleList(Up(ch[i + 1], ch[i]) for i in reversed(range(depth)))
+            self.head = nn.Sequential(
+                nn.Conv2d(ch[0], c_out, 1), *([nn.ReLU()] if head_relu else [])
+            )
+
+        def forward(self, x):
+            skips = [self.first(x)]
+            for d in self.downs:
+                skips.append(d(skips[-1]))
+            x = skips.pop()
+            for u in self.ups:
+                x = u(x, skips.pop())
+            return self.head(x)
+
+    return ConvBlock, Down, Up, UNet
+
+
+def test_unet_blocks_reference_pass():
+    from coursekit.grading import unet
+
+    ConvBlock, Down, Up, UNet = make_blocks()
+    unet.check_conv_block(ConvBlock)
+    unet.check_down(Down)
+    unet.check_up(Up)
+    unet.check_unet(UNet)
+
+
+def test_conv_block_wrong_answers():
+    from coursekit.grading import unet
+
+    fails_with(unet.check_conv_block, make_blocks(bias=True)[0], "bias=False")
+    fails_with(unet.check_conv_block, make_blocks(padding=0)[0], "padding=1")
+    fails_with(unet.check_conv_block, make_blocks(final_relu=False)[0], "end the block with a ReLU")
+    fails_with(unet.check_conv_block, lambda c_in, c_out: nn.Conv2d(c_in, c_out, 3, padding=1),
+               "a layer is missing")  # fmt: skip
+
+
+def test_down_wrong_answers():
+    from coursekit.grading import unet
+
+    fails_with(unet.check_down, make_blocks(pool=False)[1], "MaxPool2d(2)")
+    fails_with(unet.check_down, make_blocks(bias=True)[1], "bias=False")
+    fails_with(unet.check_down, lambda c_in, c_out: nn.Sequential(
+        nn.Conv2d(c_in, c_out, 2, stride=2), nn.ReLU()), "number of parameters")  # fmt: skip
+
+
+def test_up_wrong_answers():
+    from coursekit.grading import unet
+
+    fails_with(unet.check_up, make_blocks(skip=False)[2], "2 * out_channels")
+    fails_with(unet.check_up, make_blocks(cat_dim=0)[2], "raised")
+    fails_with(unet.check_up, make_blocks(upsample="nearest")[2], "number of parameters")
+
+
+def test_up_that_ignores_its_skip_fails():
+    from coursekit.grading import unet
+
+    _, _, Up, _ = make_blocks()
+
+    class IgnoresSkip(Up):
+        def forward(self, x, s):
+            return super().forward(x, torch.zeros_like(s))
+
+    fails_with(unet.check_up, IgnoresSkip, "depends on the skip")
+
+
+def test_unet_wrong_answers():
+    from coursekit.grading import unet
+
+    fails_with(unet.check_unet, make_blocks(head_relu=True)[3], "without ReLU")
+    fails_with(unet.check_unet, make_blocks(deeper_channels=3)[3], "number of parameters")
+    fails_with(unet.check_unet, make_blocks(skip=False)[3], "number of parameters")
+
+
+def _step(*, zero_grad=True, step=True, loss="mse", as_tensor=False):
+    def train_step(model, optimizer, x, y):
+        if zero_grad:
+            optimizer.zero_grad()
+        f = nn.functional.mse_loss if loss == "mse" else nn.functional.l1_loss
+        out = f(model(x), y)
+        out.backward()
+        if step:
+            optimizer.step()
+        return out if as_tensor else out.item()
+
+    return train_step
+
+
+def test_train_step():
+    from coursekit.grading import unet
+
+    unet.check_train_step(_step())
+    unet.check_train_step(_step(as_tensor=True))  # a loss tensor is accepted
+    fails_with(unet.check_train_step, _step(zero_grad=False), "zero_grad")
+    fails_with(unet.check_train_step, _step(step=False), "optimizer.step()")
+    fails_with(unet.check_train_step, _step(loss="l1"), "L1")
+    fails_with(unet.check_train_step, lambda m, o, x, y: 0.5, "loss")
+
+
+def test_trained_check_refuses_an_untrained_and_a_constant_model():
+    from coursekit.grading import unet
+
+    torch.manual_seed(0)
+    fails_with(unet.check_trained, make_blocks()[3](3, 1), "fallback cell")
+
+    class Constant(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return self.w + torch.zeros_like(x[:, :1])
+
+    fails_with(unet.check_trained, Constant(), "r = 0.000")
+    with pytest.raises(CheckFailed, match="nn.Module"):
+        unet.check_trained(np.zeros(3))
+
+
+@pytest.mark.slow
+def test_fallback_model_passes_the_trained_check():
+    from coursekit.grading import unet
+
+    unet.check_trained(unet.fallback_model(steps=100, seed=0))
