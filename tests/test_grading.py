@@ -524,3 +524,89 @@ def test_fallback_model_passes_the_trained_check():
     from coursekit.grading import unet
 
     unet.check_trained(unet.fallback_model(steps=100, seed=0))
+
+
+# ----------------------------------------------------------------- hallucinations (assignment 4)
+def _hall(*, restrict=True, excess="truth", need_claim=True):
+    def hallucination_map(prediction, truth, threshold, background):
+        p, t = np.asarray(prediction, float), np.asarray(truth, float)
+        empty = t <= threshold if restrict else np.ones(t.shape, bool)
+        claims = p > threshold if need_claim else np.ones(t.shape, bool)
+        base = {"truth": np.maximum(t, background), "threshold": threshold, "raw": t}[excess]
+        return np.where(empty & claims, np.maximum(p - base, 0) if not need_claim else p - base, 0)
+
+    return hallucination_map
+
+
+def _miss(*, restrict=True, excess="prediction"):
+    def miss_map(prediction, truth, threshold, background):
+        p, t = np.asarray(prediction, float), np.asarray(truth, float)
+        signal = t > threshold if restrict else np.ones(t.shape, bool)
+        base = np.maximum(p, background) if excess == "prediction" else p
+        return np.where(signal & (p <= threshold), t - base, 0)
+
+    return miss_map
+
+
+def test_hallucination_map():
+    from coursekit.grading import hallucination as gh
+
+    gh.check_hallucination_map(_hall())
+    fails_with(gh.check_hallucination_map, _hall(restrict=False), "NO signal")
+    fails_with(gh.check_hallucination_map, _hall(excess="threshold"), "not prediction - threshold")
+    fails_with(gh.check_hallucination_map, _hall(need_claim=False), "claims signal")
+    fails_with(gh.check_hallucination_map, lambda p, t, threshold, background: np.zeros_like(t))
+    fails_with(gh.check_hallucination_map, _miss(), "that is the miss map")
+
+
+def test_miss_map():
+    from coursekit.grading import hallucination as gh
+
+    gh.check_miss_map(_miss())
+    fails_with(gh.check_miss_map, _miss(restrict=False), "HAS signal")
+    fails_with(gh.check_miss_map, _hall(), "that is the hallucination map")
+    fails_with(gh.check_miss_map, lambda p, t, threshold, background: np.ones_like(t))
+
+
+def _score(*, over="claims", zero_safe=True):
+    def hallucination_score(prediction, truth, threshold, background):
+        p, t = np.asarray(prediction, float), np.asarray(truth, float)
+        hall = _hall()(p, t, threshold, background).sum()
+        if over == "claims":
+            den = (p - background)[p > threshold].sum()
+        elif over == "all":
+            den = (p - background).sum()
+        else:
+            den = (t - background)[t > threshold].sum()
+        if over == "mass":
+            return hall
+        return hall / den if (den > 0 or not zero_safe) else 0.0
+
+    return hallucination_score
+
+
+def test_hallucination_score():
+    from coursekit.grading import hallucination as gh
+
+    gh.check_hallucination_score(_score())
+    fails_with(gh.check_hallucination_score, _score(over="mass"), "hallucinated mass itself")
+    fails_with(gh.check_hallucination_score, _score(over="all"), "not over every pixel")
+    fails_with(gh.check_hallucination_score, _score(over="truth"), "not the true one")
+    fails_with(gh.check_hallucination_score, lambda p, t, threshold, background: 0.1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fails_with(gh.check_hallucination_score, _score(zero_safe=False), "return 0")
+
+
+def test_uncertainty_spearman():
+    from scipy.stats import pearsonr, spearmanr
+
+    from coursekit.grading import hallucination as gh
+
+    gh.check_uncertainty_spearman(
+        lambda u, e: spearmanr(np.ravel(u), np.abs(np.ravel(e))).statistic
+    )
+    fails_with(gh.check_uncertainty_spearman,
+               lambda u, e: spearmanr(np.ravel(u), np.ravel(e)).statistic, "ABSOLUTE")  # fmt: skip
+    fails_with(gh.check_uncertainty_spearman,
+               lambda u, e: pearsonr(np.ravel(u), np.abs(np.ravel(e))).statistic, "Pearson")  # fmt: skip
+    fails_with(gh.check_uncertainty_spearman, lambda u, e: 0.4)
