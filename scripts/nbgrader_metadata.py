@@ -96,11 +96,28 @@ def annotate(nb, *, name: str = "notebook"):
     return nb
 
 
+def _execute(path: Path, *, timeout: int) -> float:
+    """Execute in place as scripts/refresh_notebooks.py does, with a per-cell timeout (a
+    loaded machine trains slower than the default 600 s allows)."""
+    import os
+    import subprocess
+    import time
+
+    t0 = time.perf_counter()
+    cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+           "--inplace", "--ExecutePreprocessor.kernel_name=python3",
+           f"--ExecutePreprocessor.timeout={timeout}",
+           "--ExecutePreprocessor.record_timing=False", str(path)]  # fmt: skip
+    subprocess.run(cmd, check=True, env={**os.environ, "MPLBACKEND": "agg"})
+    return time.perf_counter() - t0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="*", type=Path)
     parser.add_argument("--execute", action="store_true", help="re-execute and clean first")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell (--execute)")
     args = parser.parse_args(argv)
     paths = args.paths or sorted((ROOT / "solutions").glob("*.ipynb"))
     stale = []
@@ -109,7 +126,7 @@ def main(argv: list[str]) -> int:
             sys.path.insert(0, str(ROOT / "scripts"))
             import refresh_notebooks
 
-            seconds = refresh_notebooks.execute(path)
+            seconds = _execute(path, timeout=args.timeout)
             problems = refresh_notebooks.clean(path)
             print(f"{path.name}: executed in {seconds:.0f} s")
             if problems:

@@ -141,6 +141,7 @@ def test_what_nbgrader_alone_would_leak_or_refuse_without_saying_where():
     assert "x = 2" in nb.cells[1].source  # leaked by nbgrader
     with pytest.raises(SolutionMarkupError, match="cell 1, line 2"):
         lint_notebook(notebook(answer("y = 0"), lower))
+
     def raw():
         return new_raw_cell("### BEGIN SOLUTION\nsecret\n### END SOLUTION")
 
@@ -299,26 +300,29 @@ def _scores(course: Path, assignment: str, student: str) -> dict[str, tuple[floa
 
 
 @pytest.mark.slow
-def test_nbgrader_generate_and_autograde_full_marks_for_solutions_zero_for_exercises(tmp_path):
-    """(c) In a temporary course folder with its own gradebook: generate_assignment releases
-    exactly our exercises/, autograde gives the solutions full marks and the untouched
-    exercises zero on every autograded cell."""
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_nbgrader_generate_and_autograde_full_marks_for_solutions_zero_for_exercises(
+    path, tmp_path
+):
+    """(c) In a temporary course folder with its own gradebook, one assignment per notebook:
+    generate_assignment releases exactly our exercise, autograde gives the solution full
+    marks and the untouched exercise zero on every autograded cell."""
     course = _course(tmp_path)
-    assignment = "coursekit"
-    shutil.copytree(ROOT / "solutions", course / "source" / assignment,
-                    ignore=shutil.ignore_patterns("*.md"))  # fmt: skip
+    assignment = path.stem
+    (course / "source" / assignment).mkdir()
+    shutil.copy(path, course / "source" / assignment / path.name)
     _nbgrader(course, "db", "assignment", "add", assignment)
     _nbgrader(course, "generate_assignment", assignment, "--force")
-    released = course / "release" / assignment
-    for path in SOLUTIONS:
-        ours = nbformat.read(ROOT / "exercises" / path.name, as_version=4)
-        theirs = nbformat.read(released / path.name, as_version=4)
-        assert [c.source for c in ours.cells] == [c.source for c in theirs.cells], path.name
-        assert [c.metadata for c in ours.cells] == [c.metadata for c in theirs.cells], path.name
-    for student, folder in (("teacher", ROOT / "solutions"), ("untouched", released)):
+    released = course / "release" / assignment / path.name
+    ours = nbformat.read(ROOT / "exercises" / path.name, as_version=4)
+    theirs = nbformat.read(released, as_version=4)
+    assert [c.source for c in ours.cells] == [c.source for c in theirs.cells]
+    assert [c.metadata for c in ours.cells] == [c.metadata for c in theirs.cells]
+    for student, source in (("teacher", path), ("untouched", released)):
         _nbgrader(course, "db", "student", "add", student)
         dest = course / "submitted" / student / assignment
-        shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("*.md"))
+        dest.mkdir(parents=True)
+        shutil.copy(source, dest / path.name)
         (dest / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
         _nbgrader(course, "autograde", assignment, "--student", student, "--force")
     full = _scores(course, assignment, "teacher")
