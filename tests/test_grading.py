@@ -610,3 +610,50 @@ def test_uncertainty_spearman():
     fails_with(gh.check_uncertainty_spearman,
                lambda u, e: pearsonr(np.ravel(u), np.abs(np.ravel(e))).statistic, "Pearson")  # fmt: skip
     fails_with(gh.check_uncertainty_spearman, lambda u, e: 0.4)
+
+
+# ----------------------------------------------------------------- transfer (assignment 5)
+def _new_label(*, copy_first=True, fresh=False, keep_head=False):
+    import copy
+
+    from coursekit.models import UNet
+
+    def new_label_model(pretrained, n_labels):
+        if fresh:
+            cfg = pretrained.config
+            cfg["out_channels"] = n_labels
+            return UNet(**cfg)
+        model = copy.deepcopy(pretrained) if copy_first else pretrained
+        if not keep_head:
+            model.head = nn.Conv2d(pretrained.channels[0], n_labels, 1)
+        return model
+
+    return new_label_model
+
+
+def test_new_label_model():
+    from coursekit.grading import transfer
+
+    transfer.check_new_label_model(_new_label())
+    fails_with(transfer.check_new_label_model, _new_label(copy_first=False), "deepcopy")
+    fails_with(transfer.check_new_label_model, _new_label(fresh=True), "not from a new UNet")
+    fails_with(transfer.check_new_label_model, _new_label(keep_head=True), "replace the head")
+
+
+def _freeze(parts=("encoders", "downs", "bottleneck")):
+    def freeze_encoder(model):
+        for name, p in model.named_parameters():
+            if name.split(".")[0] in parts:
+                p.requires_grad = False
+
+    return freeze_encoder
+
+
+def test_freeze_encoder():
+    from coursekit.grading import transfer
+
+    transfer.check_freeze_encoder(_freeze())
+    fails_with(transfer.check_freeze_encoder, _freeze(("encoders", "downs")), "bottleneck")
+    fails_with(transfer.check_freeze_encoder,
+               _freeze(("encoders", "downs", "bottleneck", "ups", "decoders", "head")), "decoder")  # fmt: skip
+    fails_with(transfer.check_freeze_encoder, lambda m: None, "still trainable")

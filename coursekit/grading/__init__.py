@@ -1,8 +1,9 @@
 """Graded checks of the course's exercises.
 
 One module per assignment (:mod:`~coursekit.grading.data`, :mod:`~coursekit.grading.unet`,
-:mod:`~coursekit.grading.evaluation`), each with check functions and a ``CHECKS`` table of
-their points. A notebook keeps a :class:`Scoreboard`::
+:mod:`~coursekit.grading.evaluation`, :mod:`~coursekit.grading.hallucination`), each with
+check functions and a ``CHECKS`` table of their points (``scripts/nbgrader_metadata.py`` copies
+them into the notebooks' nbgrader metadata). A notebook keeps a :class:`Scoreboard`::
 
     from coursekit.grading import Scoreboard, evaluation
     board = Scoreboard(evaluation.CHECKS)
