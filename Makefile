@@ -51,7 +51,9 @@ demo: setup
 bench: setup
 	$(PY) benchmarks/run_all.py
 
+# nbgrader metadata first (grade ids, points from coursekit.grading), then nbgrader generates
 exercises: setup
+	$(PY) scripts/nbgrader_metadata.py
 	$(PY) -m coursekit make-exercises
 
 refresh-notebooks: setup

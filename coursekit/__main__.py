@@ -33,9 +33,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_make_exercises(args: argparse.Namespace) -> int:
-    from coursekit.exercises import make_all_exercises
+    from coursekit.exercises import SolutionMarkupError, make_all_exercises
 
-    changed = make_all_exercises(args.solutions, args.exercises, check=args.check)
+    try:
+        changed = make_all_exercises(args.solutions, args.exercises, check=args.check)
+    except (FileNotFoundError, SolutionMarkupError) as exc:
+        print(f"make-exercises: {exc}", file=sys.stderr)
+        return 2
     for path in changed:
         print(("stale: " if args.check else "wrote: ") + str(path))
     if args.check and changed:
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     p_demo.add_argument("--device", default="auto", help='"auto", "cpu", "cuda" or "mps"')
     p_demo.set_defaults(func=_cmd_demo)
     p_ex = sub.add_parser(
-        "make-exercises", help="generate exercises/ from solutions/ (nbgrader solution regions)"
+        "make-exercises", help="generate exercises/ from solutions/ with nbgrader's preprocessors"
     )
     p_ex.add_argument("--solutions", default="solutions")
     p_ex.add_argument("--exercises", default="exercises")

@@ -1,109 +1,180 @@
-"""Generate student exercises from solution notebooks (the nbgrader convention).
+"""Generate student exercises from solution notebooks with nbgrader's own preprocessors.
 
-The solution notebook in ``solutions/`` is the one source. In its code cells, the lines
-between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` become ``# YOUR CODE HERE`` and
-``raise NotImplementedError()`` (indentation kept); in markdown cells they become
-``YOUR ANSWER HERE``. Lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``
-are removed. Outputs and execution counts are cleared: the student runs the notebook.
+``solutions/`` is the nbgrader source: answers between ``### BEGIN SOLUTION`` and
+``### END SOLUTION`` in cells that carry nbgrader metadata (see
+``scripts/nbgrader_metadata.py``), hidden tests between ``### BEGIN HIDDEN TESTS`` and
+``### END HIDDEN TESTS``. :func:`make_exercise` runs the preprocessors that
+``nbgrader generate_assignment`` runs (locking, clearing solutions, outputs and hidden tests,
+checksums, metadata checks), minus the ones that need a course database, so
+``python -m coursekit make-exercises`` writes exactly what ``generate_assignment`` releases.
 
-Command line: ``python -m coursekit make-exercises`` (``--check`` only reports stale files).
+Before nbgrader sees a notebook, :func:`lint_notebook` refuses what nbgrader would let
+through to students or reject without saying where: near-miss markers (``### begin
+solution``, an HTML-comment marker in a code cell), markers in raw cells, unclosed or nested
+regions, and regions in cells without nbgrader metadata. Every error names the file, the
+cell and the line. All notebooks are generated in memory before anything is written.
+
+Command line: ``python -m coursekit make-exercises [--check]``.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import nbformat
 
-__all__ = ["strip_solutions", "make_exercise", "make_all_exercises", "SolutionMarkupError"]
+__all__ = ["make_exercise", "make_all_exercises", "lint_notebook", "SolutionMarkupError"]
 
-_BEGIN = re.compile(r"^\s*#+\s*BEGIN SOLUTION\s*$")
-_END = re.compile(r"^\s*#+\s*END SOLUTION\s*$")
-_BEGIN_MD = re.compile(r"^\s*(#+|<!--)?\s*BEGIN SOLUTION\s*(-->)?\s*$")
-_END_MD = re.compile(r"^\s*(#+|<!--)?\s*END SOLUTION\s*(-->)?\s*$")
-_BEGIN_HIDDEN = re.compile(r"^\s*#+\s*BEGIN HIDDEN TESTS\s*$")
-_END_HIDDEN = re.compile(r"^\s*#+\s*END HIDDEN TESTS\s*$")
+# nbgrader's delimiters (substrings of a line, case-sensitive: see its ClearSolutions)
+BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+_EXACT = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
+# anything that looks like a marker to a person: other case, other spacing
+_LOOSE = re.compile(r"\b(begin|end)[\s_-]*(solution|hidden[\s_-]*tests?)\b", re.IGNORECASE)
 
 
 class SolutionMarkupError(ValueError):
-    """A solution region that is not closed, or closed without being opened."""
+    """A solution notebook that nbgrader would leak or refuse; the message says where."""
 
 
-def _replace_regions(lines, begin, end, replacement, where):
-    """Drop the lines between ``begin`` and ``end`` markers and put ``replacement`` there,
-    indented like the BEGIN line (so a region inside a function stays inside it)."""
-    out, inside, indent = [], False, ""
-    for n, line in enumerate(lines, 1):
-        if begin.match(line):
-            if inside:
-                raise SolutionMarkupError(f"{where}, line {n}: BEGIN inside an open region")
-            inside, indent = True, line[: len(line) - len(line.lstrip())]
-        elif end.match(line):
-            if not inside:
-                raise SolutionMarkupError(f"{where}, line {n}: END without a BEGIN")
-            inside = False
-            out.extend(indent + r for r in replacement)
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise SolutionMarkupError(f"{where}: a region is opened but never closed")
-    return out
+def _where(name: str, index: int, line: int | None = None) -> str:
+    return f"{name}, cell {index}" + (f", line {line}" if line is not None else "")
 
 
-def strip_solutions(source: str, cell_type: str = "code", *, where: str = "cell") -> str:
-    """Replace the solution regions of one cell's source.
+def _nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
-    Parameters
-    ----------
-    source : str
-        The cell's text.
-    cell_type : {"code", "markdown"}
-    where : str
-        Names the cell in error messages.
 
-    Returns
-    -------
-    str
+def lint_notebook(nb, *, name: str = "notebook") -> None:
+    """Refuse solution markup that nbgrader would copy to students or reject.
 
-    Examples
-    --------
-    >>> print(strip_solutions("def f(x):\\n    ### BEGIN SOLUTION\\n    return 2 * x\\n    ### END SOLUTION"))
-    def f(x):
-        # YOUR CODE HERE
-        raise NotImplementedError()
+    Raises
+    ------
+    SolutionMarkupError
+        Naming the file, cell and line, and what to do.
     """
-    lines = source.split("\n")
-    if cell_type == "code":
-        lines = _replace_regions(lines, _BEGIN_HIDDEN, _END_HIDDEN, [], where)
-        lines = _replace_regions(
-            lines, _BEGIN, _END, ["# YOUR CODE HERE", "raise NotImplementedError()"], where
-        )
-    elif cell_type == "markdown":
-        lines = _replace_regions(lines, _BEGIN_MD, _END_MD, ["YOUR ANSWER HERE"], where)
-    return "\n".join(lines)
+    for i, cell in enumerate(nb.cells):
+        meta = _nbgrader_meta(cell)
+        lines = cell.source.split("\n")
+        open_region = None  # (kind, line number)
+        for n, line in enumerate(lines, 1):
+            loose = _LOOSE.search(line)
+            exact = next((m for m in _EXACT if m in line), None)
+            if not loose and not exact:
+                continue
+            where = _where(name, i, n)
+            if cell.cell_type == "raw":
+                raise SolutionMarkupError(
+                    f"{where}: a solution or hidden-test marker in a raw cell; nbgrader does "
+                    "not process raw cells, so the students would see it. Make it a code or "
+                    "markdown cell."
+                )
+            if exact is None:
+                raise SolutionMarkupError(
+                    f"{where}: {line.strip()!r} looks like a marker but is not nbgrader's "
+                    f"(exactly 'BEGIN SOLUTION', 'END SOLUTION', 'BEGIN HIDDEN TESTS' or 'END "
+                    "HIDDEN TESTS', upper case); nbgrader would copy it and the solution to "
+                    "the students"
+                )
+            if cell.cell_type == "code" and "<!--" in line:
+                raise SolutionMarkupError(
+                    f"{where}: an HTML-comment marker in a code cell; write '### {exact}'"
+                )
+            kind = "solution" if "SOLUTION" in exact else "hidden tests"
+            if exact.startswith("BEGIN"):
+                if open_region is not None:
+                    raise SolutionMarkupError(
+                        f"{where}: {exact} inside the {open_region[0]} region opened on line "
+                        f"{open_region[1]}; close it first"
+                    )
+                open_region = (kind, n)
+                needed = "solution" if kind == "solution" else "grade"
+                if not meta.get(needed):
+                    raise SolutionMarkupError(
+                        f"{where}: a {kind} region in a cell without nbgrader metadata "
+                        f"'{needed}: true' (nbgrader refuses it: 'Solution region detected in "
+                        "a non-solution cell'); run scripts/nbgrader_metadata.py"
+                    )
+            else:
+                if open_region is None or open_region[0] != kind:
+                    raise SolutionMarkupError(f"{where}: {exact} without a matching BEGIN")
+                open_region = None
+        if open_region is not None:
+            raise SolutionMarkupError(
+                f"{_where(name, i, open_region[1])}: the {open_region[0]} region opened here "
+                "is never closed"
+            )
 
 
-def make_exercise(
-    solution: nbformat.NotebookNode, *, name: str = "notebook"
-) -> nbformat.NotebookNode:
+def _preprocessors():
+    from nbgrader.preprocessors import (
+        CheckCellMetadata,
+        ClearHiddenTests,
+        ClearMarkScheme,
+        ClearOutput,
+        ClearSolutions,
+        ComputeChecksums,
+        LockCells,
+    )
+
+    # generate_assignment's list without IncludeHeaderFooter (no header), InstantiateTests
+    # (no automatic tests) and SaveCells (the course database): same order
+    return [
+        LockCells(),
+        ClearSolutions(),
+        ClearOutput(),
+        CheckCellMetadata(),
+        ComputeChecksums(),
+        ClearHiddenTests(),
+        ClearMarkScheme(),
+        ComputeChecksums(),
+        CheckCellMetadata(),
+    ]
+
+
+def make_exercise(solution, *, name: str = "notebook"):
     """The student's notebook for one solution notebook (a new object; the input is kept).
 
     Raises
     ------
     SolutionMarkupError
-        For an unclosed or unopened region, naming the cell.
+        For markup nbgrader would leak or refuse (see :func:`lint_notebook`), or an error
+        nbgrader raises, with the file name.
     """
+    lint_notebook(solution, name=name)
     nb = copy.deepcopy(solution)
-    for i, cell in enumerate(nb.cells):
-        where = f"{name}, cell {i}"
-        if cell.cell_type in ("code", "markdown"):
-            cell.source = strip_solutions(cell.source, cell.cell_type, where=where)
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
+    resources: dict = {}
+    try:
+        for pre in _preprocessors():
+            nb, resources = pre.preprocess(nb, resources)
+    except Exception as exc:  # nbgrader's own refusal: say which file
+        raise SolutionMarkupError(f"{name}: nbgrader refused the notebook: {exc}") from exc
     return nb
+
+
+def _notebooks(solutions_dir: Path) -> list[Path]:
+    if not solutions_dir.is_dir():
+        raise FileNotFoundError(
+            f"solutions folder {str(solutions_dir)!r} does not exist (run from the repository "
+            "root, or pass --solutions PATH)"
+        )
+    paths = sorted(solutions_dir.glob("*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"solutions folder {str(solutions_dir)!r} holds no .ipynb files")
+    return paths
+
+
+def exercise_text(path: Path) -> str:
+    """The exercise generated from the solution notebook at ``path``, as file text."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:
+        raise SolutionMarkupError(f"{path}: not a readable notebook: {exc}") from exc
+    return nbformat.writes(make_exercise(nb, name=str(path))) + "\n"
 
 
 def make_all_exercises(
@@ -111,28 +182,43 @@ def make_all_exercises(
 ) -> list[Path]:
     """Write ``exercises/X.ipynb`` for every ``solutions/X.ipynb``.
 
+    Every exercise is generated in memory first, so a broken notebook stops the run before
+    anything is written; each file is written to a temporary file and moved into place.
+
     Parameters
     ----------
     solutions_dir, exercises_dir : str or os.PathLike
     check : bool
-        Write nothing; return the exercises that are missing or differ from what would be
-        generated (stale).
+        Write nothing; return the exercises that are missing or differ (stale).
 
     Returns
     -------
     list of pathlib.Path
         The files written (or, with ``check``, the stale ones).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the solutions folder is missing or holds no notebook.
+    SolutionMarkupError
+        For a notebook nbgrader would leak or refuse, naming file, cell and line.
     """
     sol, ex = Path(solutions_dir), Path(exercises_dir)
-    changed = []
-    for path in sorted(sol.glob("*.ipynb")):
-        exercise = make_exercise(nbformat.read(path, as_version=4), name=path.name)
-        text = nbformat.writes(exercise) + "\n"
-        target = ex / path.name
-        if target.exists() and target.read_text(encoding="utf-8") == text:
-            continue
-        changed.append(target)
-        if not check:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+    texts = {ex / path.name: exercise_text(path) for path in _notebooks(sol)}
+    changed = [
+        target
+        for target, text in texts.items()
+        if not (target.exists() and target.read_text(encoding="utf-8") == text)
+    ]
+    if not check:
+        ex.mkdir(parents=True, exist_ok=True)
+        for target in changed:
+            fd, tmp = tempfile.mkstemp(dir=ex, prefix=f".{target.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(texts[target])
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
     return changed
