@@ -35,6 +35,7 @@ _SUBMODULES = (
     "viewer",
     "exercises",
     "analysis",
+    "grading",
 )
 
 __all__ = ["__version__", "self_check", *_SUBMODULES]
