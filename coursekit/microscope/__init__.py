@@ -8,6 +8,7 @@ _EXPORTS = {
     "simulate_field": "field",
     "Field": "field",
     "MODALITIES": "field",
+    "estimate_memory_gb": "field",
     "simulate_timelapse": "timelapse",
     "TimeLapse": "timelapse",
     "PatchStream": "stream",
@@ -24,7 +25,7 @@ _EXPORTS = {
     "build_specimen": "specimen",
     "plan_cells": "specimen",
 }
-_SUBMODULES = ("specimen", "optics", "camera", "field", "timelapse", "stream")
+_SUBMODULES = ("specimen", "optics", "imaging", "camera", "settings", "field", "timelapse", "stream")
 
 __all__ = [*_EXPORTS, *_SUBMODULES]
 

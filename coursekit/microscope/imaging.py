@@ -11,9 +11,9 @@ meets them:
    the out-of-focus haze and the background added;
 4. the camera (:mod:`coursekit.microscope.camera`) records all channels at once.
 
-Each function takes the settings groups of :mod:`coursekit.microscope.field`
-(:class:`~coursekit.microscope.field.OpticsSettings`,
-:class:`~coursekit.microscope.field.IlluminationSettings`) and works on the field padded
+Each function takes the settings groups of :mod:`coursekit.microscope.settings`
+(:class:`~coursekit.microscope.settings.OpticsSettings`,
+:class:`~coursekit.microscope.settings.IlluminationSettings`) and works on the field padded
 by a margin; :class:`Grid` says where the field lies in it.
 """
 

@@ -11,6 +11,7 @@ from scipy import ndimage
 
 
 def rng_for(*entropy: int) -> np.random.Generator:
+    """An independent generator for a tuple of integers (a cell, a texture, ...)."""
     return np.random.default_rng(np.random.SeedSequence([int(e) for e in entropy]))
 
 
@@ -28,16 +29,25 @@ def outline_harmonics(rng, k_max, amplitude):
     return np.concatenate([k[:, None].astype(float), amp], axis=1)
 
 
-def ellipse_rho(y, x, cy, cx, a, b, angle, harm=None):
-    """Normalized radius of an (irregular) ellipse: < 1 inside. Returns (rho, u, v)."""
+# outline harmonics never shrink the outline below 30 % of the ellipse (a look)
+MIN_OUTLINE_RADIUS = 0.3
+
+
+def ellipse_rho(y, x, center_y, center_x, semi_a, semi_b, angle, harmonics=None):
+    """Normalized radius of an (irregular) ellipse at points ``(y, x)`` (um): < 1 inside.
+
+    ``semi_a`` lies along ``angle`` (radians from +x towards +y), ``semi_b`` across it;
+    ``harmonics`` (from :func:`outline_harmonics`) make the outline irregular. Returns
+    ``(rho, u, v)``: the radius and the coordinates along and across the long axis."""
     c, s = math.cos(angle), math.sin(angle)
-    dy = y - cy
-    dx = x - cx
+    dy = y - center_y
+    dx = x - center_x
     u = dx * c + dy * s
     v = dy * c - dx * s
-    un = u / a
-    vn = v / b
+    un = u / semi_a
+    vn = v / semi_b
     rho = np.sqrt(un * un + vn * vn)
+    harm = harmonics
     if harm is not None:
         # outline harmonics cos(k phi), sin(k phi) by the Chebyshev recursion (no trig)
         inv = np.float32(1.0) / np.maximum(rho, np.float32(1e-6))
@@ -51,17 +61,18 @@ def ellipse_rho(y, x, cy, cx, a, b, angle, harm=None):
             rb += np.float32(ca) * ck + np.float32(sa) * sk
             ck, cp = two_c * ck - cp, ck
             sk, sp = two_c * sk - sp, sk
-        rho = rho / np.maximum(rb, np.float32(0.3))
+        rho = rho / np.maximum(rb, np.float32(MIN_OUTLINE_RADIUS))
     return rho, u, v
 
 
-def harmonic_radius(harm, phi):
+def harmonic_radius(harmonics, phi):
     """Outline radius factor of the harmonics at angles ``phi`` (array)."""
+    harm = harmonics
     rb = np.ones_like(phi)
     if harm is not None:
         for k, ca, sa in harm:
             rb += ca * np.cos(k * phi) + sa * np.sin(k * phi)
-    return np.maximum(rb, 0.3)
+    return np.maximum(rb, MIN_OUTLINE_RADIUS)
 
 
 def is_drawn_gain(gain) -> bool:
@@ -130,8 +141,9 @@ def bandpass_noise(spec, shape, spacing, lo_um, hi_um):
     return out
 
 
-def lookup_in_box(cell, arr, y, x, px):
+def lookup_in_box(cell, arr, y, x, pixel_size_um):
     """Values of a box map at points (um); 0 outside the box."""
+    px = pixel_size_um
     iy = np.rint(y / px).astype(np.int64) - cell.row0
     ix = np.rint(x / px).astype(np.int64) - cell.col0
     bh, bw = arr.shape
@@ -141,13 +153,15 @@ def lookup_in_box(cell, arr, y, x, px):
     return out
 
 
-def sample_positions(cell, rng, w, k, px):
-    """``k`` random positions (um) with probability proportional to the box map ``w``.
+def sample_positions(cell, rng, weight, count, pixel_size_um):
+    """``count`` random positions (um) with probability proportional to the box map
+    ``weight``, jittered within their pixel; returns ``(y, x, flat box index)``.
 
     The cumulative distribution of a weight map is cached on the cell (the same map is
     sampled for mitochondria, granules and puncta).
     """
-    k = int(k)
+    w, px = weight, pixel_size_um
+    k = int(count)
     if k <= 0:
         return np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
     cache = cell.cdf_cache
@@ -170,4 +184,5 @@ def sample_positions(cell, rng, w, k, px):
 
 
 def lognormal(rng, sigma, size=None):
+    """Log-normal factors with mean 1 and log-spread ``sigma``."""
     return np.exp(sigma * rng.standard_normal(size) - 0.5 * sigma * sigma)
