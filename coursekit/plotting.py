@@ -6,7 +6,8 @@
 - :func:`scale_bar`: a micrometre bar on an image panel;
 - :func:`field_overview`: a field, every way the course images it;
 - :func:`prediction_figure`: a prediction beside its input and truth, with colour bars, one
-  shared contrast, and the signed error.
+  shared contrast, and the signed error;
+- :func:`unet_figure`: a U-Net's architecture drawn from the model itself.
 
 Each figure function returns a matplotlib Figure; the caller shows or saves it.
 """
@@ -25,6 +26,7 @@ __all__ = [
     "scale_bar",
     "field_overview",
     "prediction_figure",
+    "unet_figure",
 ]
 
 #: The house style: readable on a projector (a 256-pixel field fills a 2.5-inch panel at
@@ -412,4 +414,71 @@ def prediction_figure(
         ax.set_yticks([])
     if title:
         fig.suptitle(title)
+    return fig
+
+
+#: Colours of :func:`unet_figure`: encoder, bottleneck, decoder, input/output stages.
+UNET_COLORS = {"encoder": "#4C72B0", "bottleneck": "#8172B2", "decoder": "#55A868", "io": "#999999"}
+
+
+def unet_figure(model, input_shape=None):
+    """The architecture of a :class:`~coursekit.models.UNet`, drawn from ``model.describe``.
+
+    Each stage is a box whose height is proportional to its spatial size (halved at each
+    level down) and whose width grows with its feature maps (log scale); encoder stages go
+    down on the left, decoder stages up on the right, dashed arrows are the skip
+    connections. Labels give each stage's features ``C x Y x X`` and parameters.
+
+    Parameters
+    ----------
+    model : coursekit.models.UNet
+    input_shape : tuple of int, optional
+        Example input for :meth:`~coursekit.models.UNet.describe`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, Rectangle
+
+    summary = model.describe(input_shape)
+    stages = [r for r in summary.rows if r[0] != "padded" and not r[0].startswith("downsample")]
+    depth = model.depth
+    full = max(r[1][-1] for r in stages)
+    fig, ax = plt.subplots(figsize=(11, 1.2 * (depth + 1) + 1.6), layout="constrained")
+    centres = {}
+    x = 0.0
+    for name, shape, n_par in stages:
+        kind = name.split()[0]
+        level = int(name.split()[1]) if kind in ("encoder", "decoder") else None
+        if kind == "bottleneck":
+            level = depth
+        y = -(level if level is not None else 0) * 1.2
+        h = max(0.15, 1.0 * shape[-1] / full)
+        w = 0.25 + 0.18 * np.log2(max(shape[0], 1))
+        color = UNET_COLORS.get(kind, UNET_COLORS["io"])
+        ax.add_patch(Rectangle((x, y - h / 2), w, h, facecolor=color, edgecolor="k", alpha=0.85))
+        dims = " x ".join(str(v) for v in shape)
+        label = f"{name}\n{dims}" + (f"\n{n_par:,} par." if n_par else "")
+        ax.text(x + w / 2, y - h / 2 - 0.08, label, ha="center", va="top", fontsize=9)
+        centres[name] = (x, y, w)
+        x += w + 1.1
+    xs = [c for c in centres.values()]
+    for (x0, y0, w0), (x1, y1, _) in zip(xs, xs[1:]):  # the data path
+        ax.add_patch(FancyArrowPatch((x0 + w0, y0), (x1, y1), arrowstyle="-|>",
+                                     mutation_scale=12, color="k", lw=1))  # fmt: skip
+    for i in range(depth):  # skip connections: encoder i -> decoder i
+        x0, y0, w0 = centres[f"encoder {i}"]
+        x1, y1, _ = centres[f"decoder {i}"]
+        ax.add_patch(FancyArrowPatch((x0 + w0, y0 + 0.55), (x1, y1 + 0.55), arrowstyle="-|>",
+                                     mutation_scale=12, color="gray", ls="--", lw=1,
+                                     connectionstyle="arc3,rad=-0.08"))  # fmt: skip
+    ax.set_xlim(-0.3, x)
+    ax.set_ylim(-depth * 1.2 - 1.4, 1.0)
+    ax.axis("off")
+    ax.set_title(
+        f"U-Net, depth {depth}: {summary.n_parameters:,} parameters, receptive field "
+        f"{summary.receptive_field} px (dashed: skip connections; box height = spatial size)"
+    )
     return fig

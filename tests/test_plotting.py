@@ -102,3 +102,19 @@ def test_prediction_figure_shares_contrast(field):
     labels = [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert "red: too bright, blue: too dim" in labels
     plt.close(fig)
+
+
+def test_unet_figure_is_drawn_from_the_model():
+    from coursekit.models import UNet
+    from coursekit.plotting import unet_figure
+
+    model = UNet(3, 1, depth=2, base_channels=4)
+    fig = unet_figure(model, (3, 64, 64))
+    ax = fig.axes[0]
+    boxes = [p for p in ax.patches if type(p).__name__ == "Rectangle"]
+    assert len(boxes) == 1 + 2 + 1 + 2 + 1  # input, encoders, bottleneck, decoders, output
+    heights = [b.get_height() for b in boxes]
+    assert heights[1] == 2 * heights[2]  # one level down: half the size
+    assert f"{model.n_parameters:,} parameters" in ax.get_title()
+    assert f"receptive field {model.receptive_field} px" in ax.get_title()
+    plt.close(fig)
