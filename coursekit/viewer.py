@@ -7,6 +7,10 @@ Two views of the same channels:
 - :func:`stack_figure`: a static montage (channels x planes, plus an x-z section) for
   headless runs, nbval and exported HTML, where a widget shows only its text.
 
+And a prediction beside its truth: :func:`compare_viewer` (z and t sliders, one contrast
+slider linked over every fluorescence panel) and its static twin :func:`compare_figure`
+(input, prediction, recorded truth, clean truth and the signed error, plane by plane).
+
 Both take a dict of channel name -> ``(Z, Y, X)`` array (or a simulated 3D
 :class:`~coursekit.microscope.field.Field`). Each channel's contrast is fixed over the whole
 stack (percentiles of all planes), so that a plane that looks brighter is brighter.
@@ -20,7 +24,16 @@ import numpy as np
 
 from coursekit._validation import check_array, check_positive
 
-__all__ = ["field_channels", "stack_figure", "plane_figure", "stack_viewer"]
+__all__ = [
+    "field_channels",
+    "stack_figure",
+    "plane_figure",
+    "stack_viewer",
+    "compare_images",
+    "compare_figure",
+    "compare_plane_figure",
+    "compare_viewer",
+]
 
 
 def field_channels(field, labels: Sequence[str] | None = None, *, clean: bool = False) -> dict:
@@ -88,6 +101,18 @@ def _default_cmap(name: str) -> str:
 
 def _z_label(k: int, z_step_um, z0_um: float = 0.0) -> str:
     return f"plane {k}" if z_step_um is None else f"z = {z0_um + k * z_step_um:.1f} um"
+
+
+def _z_slider(widgets, n_planes: int, value: int, z_step_um, z0_um: float):
+    """A slider over plane indices that reads as heights in um when the z step is known."""
+    if z_step_um is None:
+        return widgets.IntSlider(
+            value=value, min=0, max=n_planes - 1, step=1, description="z", continuous_update=False
+        )
+    options = [(f"{z0_um + k * z_step_um:.1f} um", k) for k in range(n_planes)]
+    return widgets.SelectionSlider(
+        options=options, value=value, description="z", continuous_update=False
+    )
 
 
 def _sampling(channels, z_step_um, pixel_size_um, z0_um):
@@ -326,7 +351,8 @@ def stack_viewer(
     Returns
     -------
     ipywidgets.VBox
-        Children: an ``HBox`` of the controls (``IntSlider`` "z", ``Dropdown`` "channel")
+        Children: an ``HBox`` of the controls (a "z" slider that reads in um when the z step
+        is known, a ``Dropdown`` "channel")
         and the ``Output`` that holds the figure.
     """
     import ipywidgets as widgets
@@ -343,9 +369,7 @@ def stack_viewer(
     c_first = names[0] if channel is None else channel
     if c_first not in chans:
         raise ValueError(f"channel: unknown channel {c_first!r}; expected one of {names}")
-    z_slider = widgets.IntSlider(
-        value=z_first, min=0, max=Z - 1, step=1, description="z", continuous_update=False
-    )
+    z_slider = _z_slider(widgets, Z, z_first, z_step_um, z0_um)
     menu = widgets.Dropdown(options=names, value=c_first, description="channel")
 
     def draw(z, channel):
@@ -364,3 +388,300 @@ def stack_viewer(
 
     out = widgets.interactive_output(draw, {"z": z_slider, "channel": menu})
     return widgets.VBox([widgets.HBox([z_slider, menu]), out])
+
+
+# ---------------------------------------------------------------------- prediction vs truth
+#: Colour maps of the compare views: transmitted light, fluorescence, signed error.
+INPUT_CMAP, FLUO_CMAP, ERROR_CMAP = "gray", "magma", "RdBu_r"
+#: Percentile of |error| that sets the symmetric error scale (a few extreme pixels aside).
+ERROR_PERCENTILE = 99.5
+
+
+def _as_tzyx(img, name: str, ndim: int) -> np.ndarray:
+    arr = np.asarray(img, dtype=np.float32)
+    if arr.ndim != ndim:
+        raise ValueError(
+            f"{name}: expected {ndim} dimensions like the prediction, got shape {arr.shape}"
+        )
+    return arr.reshape((1,) * (4 - ndim) + arr.shape)
+
+
+def compare_images(
+    transmitted, prediction, recorded=None, clean=None, *, percentiles=(0.5, 99.8)
+) -> dict:
+    """The panels of the compare views, on one scale, as ``(T, Z, Y, X)`` arrays.
+
+    The fluorescence panels share one scale: the reference is the clean target when given
+    (else the recorded one); the prediction and the recorded target are mapped onto it by
+    least squares over the whole stack (:func:`coursekit.metrics.fit_affine`). The error
+    is ``prediction - reference`` on that scale.
+
+    Parameters
+    ----------
+    transmitted, prediction : numpy.ndarray
+        ``(Y, X)``, ``(Z, Y, X)`` or ``(T, Z, Y, X)``, all of one shape.
+    recorded, clean : numpy.ndarray, optional
+        The targets, same shape; at least one of them.
+    percentiles : tuple of float
+        Display range of the reference, used for every fluorescence panel.
+
+    Returns
+    -------
+    dict
+        ``"panels"``: name -> ``(T, Z, Y, X)`` float32 array; ``"limits"``: name ->
+        ``(vmin, vmax)``; ``"cmaps"``: name -> colour map; ``"ndim"``: the input's ndim.
+    """
+    from coursekit.metrics import fit_affine
+
+    pred = np.asarray(prediction, dtype=np.float32)
+    if pred.ndim not in (2, 3, 4):
+        raise ValueError(
+            f"prediction: expected (Y, X), (Z, Y, X) or (T, Z, Y, X), got shape {pred.shape}"
+        )
+    if recorded is None and clean is None:
+        raise ValueError("compare: give the recorded target, the clean target, or both")
+    nd = pred.ndim
+    arrays = {"input": transmitted, "prediction": pred, "recorded": recorded, "clean": clean}
+    arrays = {k: _as_tzyx(v, k, nd) for k, v in arrays.items() if v is not None}
+    for k, v in arrays.items():
+        if v.shape != arrays["prediction"].shape:
+            raise ValueError(
+                f"{k}: expected the prediction's shape {pred.shape}, got {v.shape[4 - nd :]}"
+            )
+    ref_name = "clean" if "clean" in arrays else "recorded"
+    ref = arrays[ref_name]
+    panels = {"input": arrays["input"]}
+    for k in ("prediction", "recorded"):
+        if k in arrays and k != ref_name:
+            a, b = fit_affine(prediction=arrays[k], target=ref)
+            panels[k] = (a * arrays[k] + b).astype(np.float32)
+        elif k in arrays:
+            panels[k] = ref
+    if "clean" in arrays:
+        panels["clean"] = arrays["clean"]
+    panels["error"] = panels["prediction"] - ref
+    lo, hi = np.percentile(ref, percentiles)
+    lim = float(np.percentile(np.abs(panels["error"]), ERROR_PERCENTILE)) or 1.0
+    limits = {"input": _limits(panels["input"], (0.1, 99.9)), "error": (-lim, lim)}
+    cmaps = {"input": INPUT_CMAP, "error": ERROR_CMAP}
+    for k in ("prediction", "recorded", "clean"):
+        if k in panels:
+            limits[k] = (float(lo), float(max(hi, lo + 1e-9)))
+            cmaps[k] = FLUO_CMAP
+    return {"panels": panels, "limits": limits, "cmaps": cmaps, "ndim": nd, "reference": ref_name}
+
+
+_TITLES = {
+    "input": "input (transmitted)",
+    "prediction": "prediction",
+    "recorded": "recorded truth",
+    "clean": "clean truth",
+}
+
+
+def _draw_compare_row(axes, images, t, z, *, colorbars: bool, fig):
+    for ax, (name, arr) in zip(axes, images["panels"].items()):
+        vmin, vmax = images["limits"][name]
+        im = ax.imshow(arr[t, z], cmap=images["cmaps"][name], vmin=vmin, vmax=vmax)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if colorbars and name in ("error", "clean" if "clean" in images["panels"] else "recorded"):
+            cb = fig.colorbar(im, ax=ax, shrink=0.8)
+            if name == "error":
+                cb.set_label("red: too bright\nblue: too dim")
+
+
+def compare_plane_figure(
+    images: dict,
+    *,
+    z: int = 0,
+    t: int = 0,
+    z_step_um: float | None = None,
+    z0_um: float = 0.0,
+    pixel_size_um: float | None = None,
+):
+    """One plane (and time point) of :func:`compare_images`' panels side by side."""
+    import matplotlib.pyplot as plt
+
+    panels = images["panels"]
+    T, Z, Y, X = panels["input"].shape
+    if not 0 <= z < Z:
+        raise ValueError(f"z: expected a plane index in [0, {Z - 1}], got {z}")
+    if not 0 <= t < T:
+        raise ValueError(f"t: expected a time index in [0, {T - 1}], got {t}")
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(2.9 * n, 3.2), layout="constrained")
+    _draw_compare_row(axes, images, t, z, colorbars=True, fig=fig)
+    ref = images["reference"]
+    for ax, name in zip(axes, panels):
+        ax.set_title(_TITLES.get(name, f"prediction - {ref} truth"))
+    if pixel_size_um is not None:
+        _scale_bar(axes[0], (Y, X), pixel_size_um)
+    where = []
+    if images["ndim"] >= 3:
+        where.append(_z_label(z, z_step_um, z0_um))
+    if images["ndim"] == 4:
+        where.append(f"t = {t}")
+    if where:
+        fig.suptitle(", ".join(where))
+    return fig
+
+
+def compare_figure(
+    transmitted,
+    prediction,
+    recorded=None,
+    clean=None,
+    *,
+    planes: Sequence[int] | None = None,
+    n_planes: int = 3,
+    t: int = 0,
+    z_step_um: float | None = None,
+    z0_um: float = 0.0,
+    pixel_size_um: float | None = None,
+    percentiles: tuple[float, float] = (0.5, 99.8),
+    panel_size: float = 2.3,
+):
+    """Static compare montage: input, prediction, recorded and clean truth and the error.
+
+    The twin of :func:`compare_viewer` for nbval and exported HTML: one row per plane (one
+    row for a 2D image), one column per panel, the fluorescence panels on one shared
+    contrast (see :func:`compare_images`), a colour bar for the fluorescence and one for
+    the signed error.
+
+    Parameters
+    ----------
+    transmitted, prediction, recorded, clean : numpy.ndarray
+        ``(Y, X)``, ``(Z, Y, X)`` or ``(T, Z, Y, X)``, one shape (``transmitted`` is the
+        plane or stack shown as input).
+    planes : sequence of int, optional
+        z indices to show (default ``n_planes`` evenly spaced planes).
+    t : int
+        Time point shown (for ``(T, Z, Y, X)``).
+    z_step_um, z0_um, pixel_size_um : float, optional
+        Sampling, for row titles in um and a scale bar.
+    percentiles, panel_size
+        Display range of the reference target; panel size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> truth = rng.random((4, 16, 16))
+    >>> fig = compare_figure(truth, truth + 0.1 * rng.random(truth.shape), clean=truth)
+    >>> len(fig.axes) >= 3 * 4
+    True
+    """
+    import matplotlib.pyplot as plt
+
+    images = compare_images(transmitted, prediction, recorded, clean, percentiles=percentiles)
+    panels = images["panels"]
+    T, Z, Y, X = panels["input"].shape
+    if not 0 <= int(t) < T:
+        raise ValueError(f"t: expected a time index in [0, {T - 1}], got {t}")
+    if planes is None:
+        if isinstance(n_planes, bool) or not isinstance(n_planes, (int, np.integer)):
+            raise TypeError(f"n_planes: expected an integer, got {n_planes!r}")
+        if n_planes < 1:
+            raise ValueError(f"n_planes: expected at least 1, got {n_planes!r}")
+        planes = (
+            list(range(Z))
+            if n_planes >= Z
+            else [int(round(v)) for v in np.linspace(0, Z - 1, n_planes + 2)[1:-1]]
+        )
+    planes = [int(p) for p in planes]
+    if not planes or any(not 0 <= p < Z for p in planes):
+        raise ValueError(f"planes: expected indices in [0, {Z - 1}], got {planes!r}")
+    n = len(panels)
+    fig, axes = plt.subplots(
+        len(planes),
+        n,
+        figsize=(panel_size * n + 1.2, panel_size * len(planes) + 0.5),
+        squeeze=False,
+        layout="constrained",
+    )
+    for i, z in enumerate(planes):
+        _draw_compare_row(axes[i], images, int(t), z, colorbars=(i == 0), fig=fig)
+        if images["ndim"] >= 3:
+            axes[i, 0].set_ylabel(_z_label(z, z_step_um, z0_um))
+    ref = images["reference"]
+    for ax, name in zip(axes[0], panels):
+        ax.set_title(_TITLES.get(name, f"prediction - {ref} truth"))
+    if pixel_size_um is not None:
+        _scale_bar(axes[0, 0], (Y, X), pixel_size_um)
+    return fig
+
+
+def compare_viewer(
+    transmitted,
+    prediction,
+    recorded=None,
+    clean=None,
+    *,
+    z_step_um: float | None = None,
+    z0_um: float = 0.0,
+    pixel_size_um: float | None = None,
+    percentiles: tuple[float, float] = (0.5, 99.8),
+):
+    """An ipywidgets compare viewer: input, prediction, truths and error side by side.
+
+    A z slider (in um when ``z_step_um`` is given) for stacks, a t slider for time-lapses
+    ``(T, Z, Y, X)``, and a contrast slider (display percentiles) that sets one contrast
+    for every fluorescence panel at once. Headless runs keep only the widget's text: draw
+    :func:`compare_figure` as well.
+
+    Parameters
+    ----------
+    transmitted, prediction, recorded, clean, z_step_um, z0_um, pixel_size_um, percentiles
+        As in :func:`compare_figure`.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Children: an ``HBox`` of the controls (``"z"``, ``"t"`` where present, and
+        ``"contrast"``) and the ``Output`` holding the figure.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    first = compare_images(transmitted, prediction, recorded, clean, percentiles=percentiles)
+    T, Z = first["panels"]["input"].shape[:2]
+    cache = {tuple(percentiles): first}
+    controls = {}
+    if first["ndim"] >= 3:
+        controls["z"] = _z_slider(widgets, Z, Z // 2, z_step_um, z0_um)
+    if first["ndim"] == 4:
+        controls["t"] = widgets.IntSlider(
+            value=0, min=0, max=T - 1, description="t", continuous_update=False
+        )
+    controls["percentiles"] = widgets.FloatRangeSlider(
+        value=tuple(percentiles),
+        min=0.0,
+        max=100.0,
+        step=0.1,
+        description="contrast",
+        continuous_update=False,
+    )
+
+    def draw(z=0, t=0, percentiles=tuple(percentiles)):
+        key = tuple(percentiles)
+        if key not in cache:
+            cache[key] = compare_images(transmitted, prediction, recorded, clean, percentiles=key)
+        fig = compare_plane_figure(
+            cache[key],
+            z=z,
+            t=t,
+            z_step_um=z_step_um,
+            z0_um=z0_um,
+            pixel_size_um=pixel_size_um,
+        )
+        display(fig)
+        plt.close(fig)
+
+    out = widgets.interactive_output(draw, controls)
+    return widgets.VBox([widgets.HBox(list(controls.values())), out])

@@ -24,8 +24,10 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+# the kernel that `make lab` registers (scripts/setup_env.sh): opening a notebook in JupyterLab
+# then finds its kernel as stored and does not mark the notebook modified
 KERNELSPEC = {"name": "coursekit", "display_name": "Python (coursekit)", "language": "python"}
-WIDGET_CALLS = ("stack_viewer(", "interact(")
+WIDGET_CALLS = ("stack_viewer(", "compare_viewer(", "interact(")
 LANGUAGE_KEYS = ("name", "mimetype", "file_extension", "codemirror_mode", "pygments_lexer")
 
 
