@@ -23,6 +23,9 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import add_colab_cells  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 # the kernel that `make lab` registers (scripts/setup_env.sh): opening a notebook in JupyterLab
 # then finds its kernel as stored and does not mark the notebook modified
@@ -52,7 +55,8 @@ def clean(path: Path) -> list[str]:
     nb.metadata["language_info"] = {k: li[k] for k in LANGUAGE_KEYS if k in li}
     problems = []
     for i, cell in enumerate(nb.cells):
-        cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
+        # tags (nbval, the Colab cells) and nbgrader's cell metadata (solutions) are kept
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("tags", "nbgrader")}
         if cell.cell_type != "code":
             continue
         if "NBVAL_IGNORE_OUTPUT" in cell.source and any(w in cell.source for w in WIDGET_CALLS):
@@ -63,13 +67,18 @@ def clean(path: Path) -> list[str]:
                 problems.append(f"cell {i} writes to stderr: {out['text'][:200]!r}")
             if out.get("output_type") == "error":
                 problems.append(f"cell {i} raises {out.get('ename')}")
+    # the badge, the install-if-missing cell and the full language_info (scripts/add_colab_cells.py)
+    nb = add_colab_cells.apply(nb, path.relative_to(ROOT), *add_colab_cells.repository())
     nbformat.write(nb, path)
     return problems
 
 
 def main(argv: list[str]) -> int:
     paths = [Path(a) for a in argv] or sorted(
-        p for d in ("lectures", "solutions") for p in (ROOT / d).glob("*.ipynb")
+        # solutions/ are executed by scripts/nbgrader_metadata.py --execute (nbgrader metadata)
+        p
+        for d in ("lectures",)
+        for p in (ROOT / d).glob("*.ipynb")
     )
     failed = False
     for path in paths:
