@@ -25,7 +25,16 @@ _EXPORTS = {
     "build_specimen": "specimen",
     "plan_cells": "specimen",
 }
-_SUBMODULES = ("specimen", "optics", "imaging", "camera", "settings", "field", "timelapse", "stream")
+_SUBMODULES = (
+    "specimen",
+    "optics",
+    "imaging",
+    "camera",
+    "settings",
+    "field",
+    "timelapse",
+    "stream",
+)
 
 __all__ = [*_EXPORTS, *_SUBMODULES]
 
