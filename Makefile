@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 LAB_PORT ?= 8888
 DEMO_OUT ?= demo-output
+# pytest workers (pytest-xdist): 2 keeps both CPU cores busy while one test waits on I/O or a kernel
+JOBS ?= 2
 SITE_OUT ?= build/site
 
 .PHONY: help setup lab test lint pytest notebooks refresh-notebooks exercises demo bench clean \
@@ -40,7 +42,7 @@ lint:
 # The deployment checks (marker "classroom": browser, wheel, site, Binder resolution) have
 # their own targets and .ci/run stages.
 pytest:
-	$(PY) -m pytest tests -q -m "not classroom"
+	$(PY) -m pytest tests -q -m "not classroom" -n $(JOBS) --dist loadfile
 
 notebooks:
 	@bash scripts/run_notebooks.sh

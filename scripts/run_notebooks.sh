@@ -11,5 +11,5 @@ if [ ${#nbs[@]} -eq 0 ]; then
 fi
 echo "[notebooks] nbval over ${#nbs[@]} notebooks"
 # MPLBACKEND keeps figures off-screen; the sanitize file masks timings and progress bars.
-MPLBACKEND=agg "$PY" -m pytest -q -p no:cacheprovider --nbval --nbval-current-env \
+MPLBACKEND=agg "$PY" -m pytest -q -p no:cacheprovider -n "${JOBS:-2}" --dist loadfile --nbval --nbval-current-env \
     --nbval-sanitize-with scripts/nbval_sanitize.cfg "${nbs[@]}"
