@@ -42,7 +42,7 @@ lint:
 # The deployment checks (marker "classroom": browser, wheel, site, Binder resolution) have
 # their own targets and .ci/run stages.
 pytest:
-	$(PY) -m pytest tests -q -m "not classroom" -n $(JOBS) --dist loadfile
+	$(PY) -m pytest tests coursekit --doctest-modules -q -m "not classroom" -n $(JOBS) --dist loadfile
 
 notebooks:
 	@bash scripts/run_notebooks.sh

@@ -16,7 +16,6 @@ reported and the script exits non-zero.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,15 +33,40 @@ WIDGET_CALLS = ("stack_viewer(", "compare_viewer(", "interact(")
 LANGUAGE_KEYS = ("name", "mimetype", "file_extension", "codemirror_mode", "pygments_lexer")
 
 
-def execute(path: Path) -> float:
+def _is_widget_cell(cell) -> bool:
+    return (
+        cell.cell_type == "code"
+        and "NBVAL_IGNORE_OUTPUT" in cell.source
+        and any(w in cell.source for w in WIDGET_CALLS)
+    )
+
+
+def execute(path: Path, timeout: int = 1800) -> float:
+    """Run the notebook top to bottom in a fresh kernel and store its outputs in place.
+
+    Widget cells (marked ``# NBVAL_IGNORE_OUTPUT`` and calling a viewer) are stored without
+    outputs anyway; nbclient can wait for an ``Output`` widget's messages until its timeout
+    under the inline backend, so they are not run here (nbval runs them).
+    """
+    from nbclient import NotebookClient
+
     t0 = time.perf_counter()
-    cmd = [
-        sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-        "--inplace", "--ExecutePreprocessor.kernel_name=python3",
-        "--ExecutePreprocessor.timeout=600", "--ExecutePreprocessor.record_timing=False",
-        str(path),
-    ]  # fmt: skip
-    subprocess.run(cmd, check=True, env={**os.environ, "MPLBACKEND": "agg"})
+    nb = nbformat.read(path, as_version=4)
+    widget_sources = {}
+    for i, cell in enumerate(nb.cells):
+        if _is_widget_cell(cell):
+            widget_sources[i] = cell.source
+            cell.source = "pass  # widget cell: run by nbval, not by the refresh"
+    os.environ["MPLBACKEND"] = "agg"
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )  # fmt: skip
+    client.execute()
+    for i, source in widget_sources.items():
+        nb.cells[i].source = source
+        nb.cells[i].outputs, nb.cells[i].execution_count = [], None
+    nbformat.write(nb, path)
     return time.perf_counter() - t0
 
 
@@ -68,7 +92,7 @@ def clean(path: Path) -> list[str]:
             if out.get("output_type") == "error":
                 problems.append(f"cell {i} raises {out.get('ename')}")
     # the badge, the install-if-missing cell and the full language_info (scripts/add_colab_cells.py)
-    nb = add_colab_cells.apply(nb, path.relative_to(ROOT), *add_colab_cells.repository())
+    nb = add_colab_cells.apply(nb, path.resolve().relative_to(ROOT), *add_colab_cells.repository())
     nbformat.write(nb, path)
     return problems
 
