@@ -56,7 +56,14 @@ def execute(path: Path, timeout: int = 1800) -> float:
     for i, cell in enumerate(nb.cells):
         if _is_widget_cell(cell):
             widget_sources[i] = cell.source
-            cell.source = "pass  # widget cell: run by nbval, not by the refresh"
+            # keep the imports and assignments; only the viewer calls are left to nbval
+            cell.source = "\n".join(
+                "pass  # viewer call: run by nbval, not by the refresh"
+                if any(w in line for w in WIDGET_CALLS)
+                and not line.lstrip().startswith(("from", "import"))
+                else line
+                for line in cell.source.splitlines()
+            )
     os.environ["MPLBACKEND"] = "agg"
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", record_timing=False,
