@@ -11,5 +11,7 @@ if [ ${#nbs[@]} -eq 0 ]; then
 fi
 echo "[notebooks] nbval over ${#nbs[@]} notebooks"
 # MPLBACKEND keeps figures off-screen; the sanitize file masks timings and progress bars.
-MPLBACKEND=agg "$PY" -m pytest -q -p no:cacheprovider -n "${JOBS:-2}" --dist loadfile --nbval --nbval-current-env \
+# One notebook at a time (NB_JOBS=1): training already uses both cores, and two torch
+# processes on two cores slow each other down more than they gain.
+MPLBACKEND=agg "$PY" -m pytest -q -p no:cacheprovider -n "${NB_JOBS:-1}" --dist loadfile --nbval --nbval-current-env \
     --nbval-sanitize-with scripts/nbval_sanitize.cfg "${nbs[@]}"

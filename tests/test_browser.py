@@ -57,6 +57,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
 KERNEL_NAME, KERNEL_DISPLAY = "coursekit", "Python (coursekit)"
+# inline figures come as PNG or, for photographs (lecture 1), as JPEG
+IMAGE_TYPES = ("image/png", "image/jpeg")
+IMAGE_URIS = ("data:image/png;base64,", "data:image/jpeg;base64,")
 SHOTS = Path(os.environ.get("COURSEKIT_SCREENSHOTS", ROOT / "build" / "browser-screenshots"))
 RUN_PATTERNS = os.environ.get("COURSEKIT_BROWSER_NOTEBOOKS", "01_*,02_*")
 RUN_TIMEOUT = float(os.environ.get("COURSEKIT_BROWSER_TIMEOUT", "900"))
@@ -371,7 +374,7 @@ def _check_viewers(page, stem: str, n_viewer_cells: int) -> int:
         viewer.scroll_into_view_if_needed()
         readout = viewer.locator(".widget-readout").first
         z0, src0 = readout.inner_text(), _viewer_image(viewer)
-        assert src0.startswith("data:image/png;base64,"), f"{stem}: viewer image is {src0[:40]!r}"
+        assert src0.startswith(IMAGE_URIS), f"{stem}: viewer image is {src0[:40]!r}"
         assert len(base64.b64decode(src0.split(",", 1)[1])) > 1000, "the viewer image is empty"
         viewer.screenshot(path=str(SHOTS / f"{stem}-viewer{i}-0-start.png"))
         # z: the slider's handle takes the keyboard, as a student scrolls with arrow keys.
@@ -433,7 +436,7 @@ def test_lecture_in_jupyterlab(path, lab, browser_context, request):
             mode = "ran all cells"
         else:
             stored = sum(
-                "image/png" in o.get("data", {}) for c in code for o in c.outputs
+                any(k in o.get("data", {}) for k in IMAGE_TYPES) for c in code for o in c.outputs
             )  # fmt: skip
             shown = page.locator(f"{PANEL} .jp-OutputArea-output img").count()
             assert shown >= stored, f"{rel}: {shown} images shown, {stored} stored"

@@ -74,7 +74,7 @@ def test_every_lecture_has_a_page_with_its_figures(site):
         assert page.is_file(), f"no page for {nb_path.name}"
         nb = nbformat.read(nb_path, as_version=4)
         stored = sum(
-            "image/png" in out.get("data", {})
+            any(k in out.get("data", {}) for k in ("image/png", "image/jpeg"))
             for cell in nb.cells
             if cell.cell_type == "code"
             for out in cell.outputs
