@@ -132,7 +132,16 @@ def test_installed_wheel_is_imported_not_the_repository(venv):
     info = json.loads(_in_venv(venv, "-c", "import json,sys,coursekit;print(json.dumps("
                                            "{'file': coursekit.__file__, 'path': sys.path}))"))  # fmt: skip
     assert Path(info["file"]).is_relative_to(site), f"coursekit came from {info['file']}"
-    on_path = [p for p in info["path"] if p and Path(p).resolve().is_relative_to(ROOT)]
+    # the dependencies come from this environment's site-packages, which may lie inside the
+    # checkout (.venv/); any other path inside the checkout would import its sources
+    deps = Path(sysconfig.get_paths()["purelib"]).resolve()
+    on_path = [
+        p
+        for p in info["path"]
+        if p
+        and Path(p).resolve().is_relative_to(ROOT)
+        and not Path(p).resolve().is_relative_to(deps)
+    ]
     assert not on_path, f"the repository is on sys.path: {on_path}"
 
 
