@@ -32,34 +32,17 @@ def _simulate(shape, **kwargs):
 
 
 def _check_shape(shape) -> tuple[int, ...]:
-    """A field shape: 2 or 3 positive integers (the simulator checks the rest)."""
-    try:
-        shp = tuple(int(v) for v in shape)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"shape: expected a tuple of 2 or 3 integers, got {shape!r}") from exc
-    if len(shp) not in (2, 3) or any(v <= 0 for v in shp):
-        raise ValueError(f"shape: expected (Y, X) or (Z, Y, X) positive sizes, got {shape!r}")
-    if min(shp[-2:]) < 8:
-        raise ValueError(f"shape: expected at least 8 x 8 pixels in (Y, X), got {shape!r}")
-    return shp
+    """A field shape, checked as the simulator checks it."""
+    from coursekit.microscope.specimen import check_shape
+
+    return check_shape(shape)
 
 
 def _check_labels(labels) -> tuple[str, ...]:
     """Labels as a tuple without repeats, each one the simulator knows."""
-    from coursekit.microscope import LABELS
+    from coursekit.microscope.specimen import check_labels
 
-    if labels is None:
-        return tuple(LABELS)
-    if isinstance(labels, str):
-        labels = (labels,)
-    out = []
-    for lab in labels:
-        check_choice(lab, "label", LABELS)
-        if lab not in out:
-            out.append(lab)
-    if not out:
-        raise ValueError(f"labels: expected at least one of {', '.join(LABELS)}")
-    return tuple(out)
+    return tuple(check_labels(labels))
 
 
 def field_seed(seed: int, worker: int, index: int) -> int:
