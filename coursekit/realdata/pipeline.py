@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from coursekit._validation import check_choice, check_int, check_positive
+from coursekit.models import UNet
 from coursekit.realdata.images import PairedImages, SpatialSplit, spatial_split
 from coursekit.realdata.model import RealModel
 from coursekit.realdata.normalization import apply_normalization, fit_normalization
@@ -110,16 +111,6 @@ class _RegionPatches(torch.utils.data.Dataset):
             torch.from_numpy(np.ascontiguousarray(yp)),
             self._ones,
         )
-
-
-def _seeded_unet(in_channels: int, out_channels: int, seed: int, unet_kwargs: dict):
-    """A UNet whose initial weights depend on ``seed`` only, leaving the global torch RNG
-    as it was. Private stand-in for the models branch's seeded initialization."""
-    from coursekit.models import UNet
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return UNet(in_channels, out_channels, ndim=2, **unet_kwargs)
 
 
 # ---------------------------------------------------------------------------- the model# ---------------------------------------------------------------------------- train
@@ -223,7 +214,9 @@ def train_real(
     patches = _RegionPatches(
         x, y, region[box], patch_size=patch, n_per_epoch=n_epoch, seed=seed, augment=s["augment"]
     )
-    net = model if model is not None else _seeded_unet(x.shape[0], y.shape[0], seed, s["unet"])
+    if model is None:  # initial weights from the seed only (the global torch state is kept)
+        model = UNet(x.shape[0], y.shape[0], ndim=2, seed=seed, **s["unet"])
+    net = model
     history = train(
         net,
         patches,
