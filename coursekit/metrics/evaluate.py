@@ -22,11 +22,10 @@ from coursekit.metrics.calibration import as_calibration
 from coursekit.metrics.ceiling import CeilingUnavailable, noise_ceiling, noise_ceiling_from_image
 from coursekit.metrics.similarity import (
     _check_mask,
-    _is_constant,
-    fit_affine,
     nrmse,
     pearson_r,
     psnr,
+    rescale_to_target,
     ssim,
 )
 
@@ -125,12 +124,7 @@ def _to_target_scale(pred: np.ndarray, target: np.ndarray, mask, rescale: str) -
     """Bring the prediction onto the target's intensity scale (least squares, or as is)."""
     if rescale == "none":
         return pred
-    x = pred.astype(np.float64)
-    if _is_constant(x[mask] if mask is not None else x.ravel()):
-        mean = target[mask].mean() if mask is not None else target.mean()
-        return np.full(target.shape, mean, dtype=np.float64)
-    a, b = fit_affine(target=target, prediction=x, mask=mask)
-    return a * x + b
+    return rescale_to_target(target=target, prediction=pred, mask=mask)
 
 
 def _pearson_or_nan(pred, target, mask, where: str) -> float:

@@ -291,7 +291,7 @@ def input_baseline(data: PairedImages, split, *, targets=None) -> tuple[dict, di
     planes : dict of str to str
         Target name -> the input plane chosen.
     """
-    from coursekit.metrics import fit_affine, pearson_r
+    from coursekit.metrics import pearson_r, rescale_to_target
 
     split = split if isinstance(split, SpatialSplit) else spatial_split(data.shape, split)
     names = data.target_names if targets is None else tuple(targets)
@@ -305,8 +305,8 @@ def input_baseline(data: PairedImages, split, *, targets=None) -> tuple[dict, di
         ]
         best = int(np.argmax(rs))
         plane = data.inputs[best].astype(np.float64)
-        a, b = fit_affine(target=target, prediction=plane, mask=train_px)
-        preds[t] = (a * plane[box] + b).astype(np.float32)
+        preds[t] = rescale_to_target(target=target, prediction=plane, mask=train_px)[box]
+        preds[t] = preds[t].astype(np.float32)
         planes[t] = data.input_names[best]
     return preds, planes
 
