@@ -326,8 +326,13 @@ def evaluate_real(
 
     The held-out region's bounding box is predicted as a new image (no context from the
     training region) and scored inside the held-out mask at the model's binning, with
-    :func:`coursekit.metrics.evaluate` (Pearson r, NRMSE, SSIM, PSNR). C_max stays NaN:
-    real data carry no camera calibration in the registry (see docs/real-data.md).
+    :func:`coursekit.metrics.evaluate` (Pearson r, NRMSE, SSIM, PSNR). Real data carry no
+    camera calibration in the registry, so C_max is estimated from each held-out target
+    image where its noise allows (:func:`coursekit.metrics.noise_ceiling_from_image`); the
+    ``c_max_note`` column says why it is NaN otherwise (on the ISL sample: the noise is
+    correlated between neighbouring pixels, the images were resampled). Saturated target
+    pixels are counted at the model's binning (``saturated_fraction``; a binned pixel counts
+    when all of its pixels clipped) and warned about (see docs/real-data.md).
 
     Returns
     -------
