@@ -387,11 +387,14 @@ def evaluate(
             row["c_max_note"] = note
             if bases[i] is not None:
                 base = _check_baseline(bases[i], rec.shape, where)
-                s = _image_scores(base, rec, m, "affine", where + " (baseline vs recorded)")
-                row.update({f"baseline_{k}_recorded": v for k, v in s.items()})
-                if cl is not None:
-                    s = _image_scores(base, cl, m, "affine", where + " (baseline vs clean)")
-                    row.update({f"baseline_{k}_clean": v for k, v in s.items()})
+                for kind, truth in (("recorded", rec), ("clean", cl)):
+                    if truth is None:
+                        continue
+                    # the input affinely rescaled to the target (as CARE and ZeroCostDL4Mic
+                    # score it): an inverted contrast is turned upright, so r is |r|
+                    scaled = rescale_to_target(target=truth, prediction=base, mask=m)
+                    s = _image_scores(scaled, truth, m, "none", f"{where} (baseline vs {kind})")
+                    row.update({f"baseline_{k}_{kind}": v for k, v in s.items()})
             rows.append(row)
 
     table = pd.DataFrame(rows)
