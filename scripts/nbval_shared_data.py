@@ -1,7 +1,11 @@
-"""nbval over the lectures: a notebook that needs the shared real-data sample is skipped,
+"""A pytest plugin for nbval over the lectures (``-p scripts.nbval_shared_data``, loaded by
+``scripts/run_notebooks.sh``): a notebook that needs the shared real-data sample is skipped,
 with its reason, where the sample is absent (CI and the developers' machines have it beside
 the checkout as ``../shared``; a fresh clone elsewhere does not). Its stored outputs are then
-not re-checked here, rather than failing on a download it cannot make."""
+not re-checked here, rather than failing on a download it cannot make.
+
+A plugin rather than ``lectures/conftest.py``: lectures/ ships in the wheel as course data,
+where a Python file does not belong (tests/test_wheel.py checks it)."""
 
 from pathlib import Path
 
