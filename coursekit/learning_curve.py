@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from coursekit._validation import check_int
+from coursekit._validation import check_choice, check_int
+from coursekit.normalize import NORMALIZATIONS
 
 __all__ = ["field_arrays", "input_baseline", "learning_curve", "plot_learning_curve"]
 
@@ -114,14 +115,14 @@ def input_baseline(inputs, targets, *, clean=None, channel: int | None = None):
     return pd.DataFrame(rows)
 
 
-def _score(model, inputs, targets, clean, device):
+def _score(model, inputs, targets, clean, device, normalization="zscore"):
     from coursekit.metrics import pearson_r
     from coursekit.models import predict
     from coursekit.normalize import normalize
 
     out = []
     for i, (x, y) in enumerate(zip(inputs, targets)):
-        p = predict(model, normalize(np.asarray(x, np.float32), "zscore", channel_axis=0),
+        p = predict(model, normalize(np.asarray(x, np.float32), normalization, channel_axis=0),
                     device=device)  # fmt: skip
         for k in range(np.shape(y)[0]):
             row = {
@@ -151,6 +152,7 @@ def learning_curve(
     batch_size: int = 8,
     lr: float = 2e-3,
     augment: bool = True,
+    normalization: str = "zscore",
     device="auto",
     progress: bool = True,
 ):
@@ -159,8 +161,8 @@ def learning_curve(
     For seed ``s``, the pool of training fields is shuffled with ``s`` and the first ``n``
     fields are used, for each ``n`` in ``sizes`` (so the sets are nested: 2 fields include
     the 1). Each model is trained for ``steps`` optimizer steps on random patches of its
-    fields (:class:`coursekit.models.PairedPatches`, z-score normalized, augmented) and
-    scored on every test image. With a fixed budget every model sees the same number of
+    fields (:class:`coursekit.models.PairedPatches`, normalized, augmented) and scored on
+    every test image. With a fixed budget every model sees the same number of
     patches; only their variety changes.
 
     Parameters
@@ -182,6 +184,11 @@ def learning_curve(
         2D :class:`~coursekit.models.UNet` with 8 base channels.
     patch_shape, batch_size, lr, augment, device
         Training settings (:func:`coursekit.models.train`).
+    normalization : {"zscore", "percentile", "none"}
+        How every training and test image is normalized, each with its own statistics
+        (:func:`coursekit.normalize.normalize`, per channel). ``"none"`` when the caller
+        has already mapped all images with one set of numbers, e.g. tiles cut from one
+        real field normalized with its training region's statistics.
     progress : bool
         One progress bar over all the models.
 
@@ -200,6 +207,7 @@ def learning_curve(
     _check_pairs(train_inputs, train_targets, "training pool")
     _check_pairs(test_inputs, test_targets, "test set")
     steps = check_int(steps, "steps", minimum=1)
+    check_choice(normalization, "normalization", NORMALIZATIONS)
     sizes = [check_int(n, "sizes", minimum=1) for n in sizes]
     seeds = [check_int(s, "seeds", minimum=0) for s in seeds]
     if not sizes or not seeds:
@@ -227,12 +235,13 @@ def learning_curve(
                 augment=augment,
                 seed=seed,
                 n_patches_per_epoch=steps * batch_size,
+                normalization=normalization,
             )
             torch.manual_seed(seed)
             model = make_model(c_in, c_out)
             train(model, data, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
                   device=device, progress=False)  # fmt: skip
-            for row in _score(model, test_inputs, test_targets, test_clean, device):
+            for row in _score(model, test_inputs, test_targets, test_clean, device, normalization):
                 rows.append({"n_fields": n, "seed": seed, "steps": steps, **row})
             bar.update(1)
     bar.close()

@@ -246,3 +246,52 @@ def test_plot_heldout_shows_input_target_and_prediction(tiny_model):
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["z1", "DNA (target)", "DNA (prediction)"], titles
     assert fig.dpi >= 100, "figures must be readable on a projector"
+
+
+def test_region_tiles_cover_the_training_region_on_one_scale():
+    rng = np.random.default_rng(0)
+    data = rd.PairedImages(
+        rng.random((3, 64, 64)) * 1000 + 100, {"DNA": rng.random((64, 64)), "x": rng.random((64, 64))},
+        ("a", "b", "c"),
+    )  # fmt: skip
+    tiles = rd.region_tiles(data, "right_quarter", targets="DNA", tile=16)
+    assert len(tiles.train_inputs) == 4 * 3  # 64 rows / 16, 48 training columns / 16
+    assert tiles.train_inputs[0].shape == (3, 16, 16) and tiles.train_targets[0].shape == (
+        1,
+        16,
+        16,
+    )
+    assert tiles.test_inputs[0].shape == (3, 64, 16) and tiles.test_targets[0].shape == (1, 64, 16)
+    # one scale: the training pixels together are z-scored, not every tile on its own
+    train = np.concatenate([t.reshape(3, -1) for t in tiles.train_inputs], axis=1)
+    assert np.allclose(train.mean(axis=1), 0, atol=1e-4) and np.allclose(
+        train.std(axis=1), 1, atol=1e-3
+    )
+    assert not np.allclose(tiles.train_inputs[0].reshape(3, -1).mean(axis=1), 0, atol=1e-3)
+    # the tiles are the field's pixels, in row-major order
+    first = data.inputs[:, :16, 16:32] - data.inputs[:, :, :48].mean(axis=(1, 2), keepdims=True)
+    assert np.allclose(
+        tiles.train_inputs[1],
+        first / data.inputs[:, :, :48].std(axis=(1, 2), keepdims=True),
+        atol=1e-4,
+    )
+    with pytest.raises(ValueError, match="no 64 x 64 tile fits"):
+        rd.region_tiles(data, "right_quarter", tile=64)
+    with pytest.raises(TypeError, match="PairedImages"):
+        rd.region_tiles(data.inputs, "right_quarter")
+
+
+def test_learning_curve_on_region_tiles_without_renormalizing():
+    from coursekit.learning_curve import learning_curve
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 48, 48)).astype(np.float32)
+    data = rd.PairedImages(x, {"y": x[0] ** 2}, ("a", "b"))
+    tiles = rd.region_tiles(data, "right_quarter", tile=16)
+    table = learning_curve(
+        *tiles, sizes=(1, 2), seeds=(0,), steps=2, patch_shape=(16, 16), batch_size=2,
+        normalization="none", progress=False, device="cpu",
+    )  # fmt: skip
+    assert len(table) == 2 and np.isfinite(table["pearson_recorded"]).all()
+    with pytest.raises(ValueError, match="normalization"):
+        learning_curve(*tiles, sizes=(1,), steps=1, normalization="global", progress=False)

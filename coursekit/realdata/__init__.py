@@ -35,6 +35,7 @@ from coursekit.realdata.pipeline import (
     train_real,
 )
 from coursekit.realdata.plots import plot_heldout
+from coursekit.realdata.tiles import RegionTiles, region_tiles
 
 __all__ = [
     "PairedImages",
@@ -51,4 +52,6 @@ __all__ = [
     "fit_normalization",
     "apply_normalization",
     "plot_heldout",
+    "region_tiles",
+    "RegionTiles",
 ]
