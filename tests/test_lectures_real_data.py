@@ -1,9 +1,10 @@
-"""The lectures' real-data path: lecture 4 sections 1 to 3 with ``DATA = "isl"``, on the in
-silico labeling sample served by a local HTTP server (skipped where the sample is absent).
+"""The lectures' real-data path: lecture 4 sections 1 to 3 and lecture 6 sections 1 to 3
+with ``DATA = "isl"``, on the in silico labeling sample served by a local HTTP server
+(skipped where the sample is absent).
 
 nbval runs every lecture on the simulator; this runs the other branch of the switch, so both
-paths are executed. Only the sections that use the switch run (the 3D section is simulator
-only)."""
+paths are executed, asserts included. Only the sections that use the switch run (lecture 4's
+3D section is simulator only)."""
 
 from pathlib import Path
 
@@ -31,14 +32,31 @@ def _with_data_switch(path: Path, data: str, stop_at: str | None):
     return nb
 
 
+#: notebook, the first cell not run, texts its outputs must contain
+REAL_PATHS = {
+    "04": (
+        "04_predicting_dna.ipynb",
+        "## 4. Predictions are 3D",
+        ("r (prediction, recorded DNA)", "no clean truth"),
+    ),
+    "06": (
+        "06_small_data.ipynb",
+        "## 4. Why the curve flattens",
+        ("tiles of 96 x 96 px", "gain 1 -> 4 fields"),
+    ),
+}
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not ISL_DIR.is_dir(), reason=f"no local copy of the ISL sample at {ISL_DIR}")
-def test_lecture_04_on_the_real_sample(serve_directory, tmp_path, monkeypatch):
+@pytest.mark.parametrize("lecture", sorted(REAL_PATHS))
+def test_lecture_on_the_real_sample(lecture, serve_directory, tmp_path, monkeypatch):
+    name, stop_at, expected = REAL_PATHS[lecture]
     server = serve_directory(ISL_DIR.parent)  # mirror layout: <base>/<data set>/<file>
     monkeypatch.setenv("COURSEKIT_DATA_BASE_URL", server.url)
     monkeypatch.setenv("COURSEKIT_DATA_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("MPLBACKEND", "agg")
-    nb = _with_data_switch(LECTURES / "04_predicting_dna.ipynb", "isl", "## 4. Predictions are 3D")
+    nb = _with_data_switch(LECTURES / name, "isl", stop_at)
     client = nbclient.NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(LECTURES)}}
     )
@@ -46,6 +64,6 @@ def test_lecture_04_on_the_real_sample(serve_directory, tmp_path, monkeypatch):
     outputs = "".join(
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
     )
-    assert "r (prediction, recorded DNA)" in outputs, "the real path should print its score"
-    assert "no clean truth" in outputs, "the real path should say it cannot measure the noise"
+    missing = [text for text in expected if text not in outputs]
+    assert not missing, f"{name} on the real sample should print {missing}"
     assert any("isl_condition_blue" in r for r in server.requests), server.requests[:3]
