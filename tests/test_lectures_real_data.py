@@ -48,6 +48,7 @@ REAL_PATHS = {
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 2 min each on an idle machine; 10 min and more under load
 @pytest.mark.skipif(not ISL_DIR.is_dir(), reason=f"no local copy of the ISL sample at {ISL_DIR}")
 @pytest.mark.parametrize("lecture", sorted(REAL_PATHS))
 def test_lecture_on_the_real_sample(lecture, serve_directory, tmp_path, monkeypatch):
@@ -58,7 +59,7 @@ def test_lecture_on_the_real_sample(lecture, serve_directory, tmp_path, monkeypa
     monkeypatch.setenv("MPLBACKEND", "agg")
     nb = _with_data_switch(LECTURES / name, "isl", stop_at)
     client = nbclient.NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(LECTURES)}}
+        nb, timeout=1200, kernel_name="python3", resources={"metadata": {"path": str(LECTURES)}}
     )
     client.execute()  # raises CellExecutionError with the failing cell and its assert message
     outputs = "".join(
