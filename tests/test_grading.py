@@ -657,3 +657,75 @@ def test_freeze_encoder():
     fails_with(transfer.check_freeze_encoder,
                _freeze(("encoders", "downs", "bottleneck", "ups", "decoders", "head")), "decoder")  # fmt: skip
     fails_with(transfer.check_freeze_encoder, lambda m: None, "still trainable")
+
+
+def _curve_stats(*, per_model=True, ddof=1, metric=None):
+    def curve_stats(table, m):
+        m = metric or m
+        if not per_model:
+            return table.groupby("n_fields")[m].agg(["mean", "std"])
+        means = table.groupby(["n_fields", "seed"])[m].mean().groupby("n_fields")
+        return means.agg(["mean", lambda v: v.std(ddof=ddof)]).set_axis(["mean", "std"], axis=1)
+
+    return curve_stats
+
+
+def test_curve_stats():
+    import pandas as pd
+
+    from coursekit.grading import transfer
+
+    transfer.check_curve_stats(_curve_stats())
+    fails_with(transfer.check_curve_stats, _curve_stats(per_model=False), "test images first")
+    fails_with(transfer.check_curve_stats, _curve_stats(ddof=0), "ddof=1")
+    fails_with(transfer.check_curve_stats, _curve_stats(metric="pearson_clean"), "metric passed in")
+    fixed = pd.DataFrame({"mean": [0.5, 0.7], "std": [0.1, 0.1]}, index=[1, 4])
+    fails_with(transfer.check_curve_stats, lambda t, m: fixed, "expected: index")
+    fails_with(
+        transfer.check_curve_stats, lambda t, m: t.groupby("n_fields")[m].mean(), "'mean' and 'std'"
+    )
+
+
+def test_fine_tuned_check_refuses_an_untrained_head_a_constant_and_a_two_label_model():
+    from coursekit.grading import transfer
+    from coursekit.models import UNet
+
+    fails_with(transfer.check_fine_tuned, UNet(3, 1, depth=2, base_channels=8, seed=0), "r = ")
+
+    class Constant(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return self.w + torch.zeros_like(x[:, :1])
+
+    fails_with(transfer.check_fine_tuned, Constant(), "r = 0.000")
+    fails_with(
+        transfer.check_fine_tuned,
+        UNet(3, 2, depth=2, base_channels=8),
+        "new_label_model(pretrained, 1)",
+    )
+    with pytest.raises(CheckFailed, match="nn.Module"):
+        transfer.check_fine_tuned(np.zeros(3))
+
+
+@pytest.mark.slow
+def test_fine_tuned_check_passes_the_notebooks_recipe_and_refuses_the_dna_model():
+    """The solution's recipe (a DNA model, a new head, STEPS steps on N_FEW fields of the new
+    label) passes; the DNA model itself, which predicts DNA, does not."""
+    from coursekit.experiments import heldout_fields
+    from coursekit.grading import transfer, unet
+    from coursekit.learning_curve import field_arrays
+    from coursekit.models import PairedPatches, train
+
+    steps, n_few = 60, 2  # solutions/05_transfer.ipynb's STEPS and N_FEW
+    pretrained = unet.fallback_model(steps=100, seed=0)
+    fails_with(transfer.check_fine_tuned, pretrained, "still predicts DNA")
+    fields = heldout_fields(n_few, (128, 128), seed=1_000, labels=(transfer.NEW_LABEL,))
+    x, y, _ = field_arrays(fields, (transfer.NEW_LABEL,))
+    model = pretrained.with_head(1, seed=0)
+    data = PairedPatches(x, y, patch_shape=(64, 64), augment=True, seed=0,
+                         n_patches_per_epoch=steps * 8)  # fmt: skip
+    train(model, data, steps=steps, lr=3e-3, seed=0, progress=False)
+    transfer.check_fine_tuned(model)
