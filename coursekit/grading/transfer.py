@@ -178,7 +178,7 @@ def check_curve_stats(curve_stats) -> None:
     for metric in ("pearson_clean", "pearson_recorded"):
         table = _curve_table(rng)
         called = (f"your curve_stats(table, {metric!r}) for a table of {len(table)} rows "
-                  f"(n_fields {sorted(table.n_fields.unique())}, {table.seed.nunique()} seeds, "
+                  f"(n_fields {sorted(int(n) for n in table.n_fields.unique())}, {table.seed.nunique()} seeds, "
                   f"{table.image.nunique()} test images)")  # fmt: skip
         got = call(curve_stats, called, table.copy(), metric)
         want = _reference_curve_stats(table, metric)
