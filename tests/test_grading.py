@@ -710,22 +710,46 @@ def test_fine_tuned_check_refuses_an_untrained_head_a_constant_and_a_two_label_m
         transfer.check_fine_tuned(np.zeros(3))
 
 
+def test_fine_tuned_check_refuses_the_pretrained_model_and_an_untouched_trunk():
+    """With ``pretrained`` given, the pretrained model itself and a new head on its untouched
+    trunk (not trained, or only the head trained) fail before any r is computed: the DNA
+    model's prediction correlates with the nuclear envelope as well (r 0.3 to 0.5), so the
+    threshold alone would let it pass."""
+    from coursekit.grading import transfer
+    from coursekit.models import PairedPatches, UNet, freeze_trunk, train
+
+    pretrained = UNet(3, 1, depth=2, base_channels=8, seed=1)
+    check = transfer.check_fine_tuned
+
+    fails_with(lambda m: check(m, pretrained), pretrained, "the pretrained DNA model itself")
+    fails_with(lambda m: check(m, pretrained), pretrained.with_head(1, seed=0),
+               "every trunk weight", "all of it")  # fmt: skip
+    head_only = freeze_trunk(pretrained.with_head(1, seed=0))  # only the head trains
+    rng = np.random.default_rng(0)
+    data = PairedPatches([rng.normal(size=(3, 32, 32)).astype(np.float32)],
+                         [rng.normal(size=(1, 32, 32)).astype(np.float32)],
+                         patch_shape=(16, 16), n_patches_per_epoch=16)  # fmt: skip
+    train(head_only, data, steps=2, progress=False)
+    assert not torch.equal(head_only.head.weight, pretrained.head.weight)
+    fails_with(lambda m: check(m, pretrained), head_only, "every trunk weight")
+
+
 @pytest.mark.slow
 def test_fine_tuned_check_passes_the_notebooks_recipe():
     """The solution's recipe (a DNA model, a new head, STEPS steps on N_FEW fields of the new
-    label) passes. (The DNA model itself is no reliable wrong answer: its DNA prediction
-    correlates 0.35 to 0.48 with the clean nucleoli, near the threshold.)"""
+    label, all weights trained) passes, with the pretrained model given as in the notebook."""
     from coursekit.experiments import heldout_fields
     from coursekit.grading import transfer, unet
     from coursekit.learning_curve import field_arrays
     from coursekit.models import PairedPatches, train
 
-    steps, n_few = 60, 2  # solutions/05_transfer.ipynb's STEPS and N_FEW
-    pretrained = unet.fallback_model(steps=100, seed=0)
-    fields = heldout_fields(n_few, (128, 128), seed=1_000, labels=(transfer.NEW_LABEL,))
+    # solutions/05_transfer.ipynb's PRETRAIN_STEPS, STEPS, N_FEW and FIELD
+    pretrain_steps, steps, n_few, field = 100, 40, 1, (256, 256)
+    pretrained = unet.fallback_model(steps=pretrain_steps, seed=0)
+    fields = heldout_fields(n_few, field, seed=1_000, labels=(transfer.NEW_LABEL,))
     x, y, _ = field_arrays(fields, (transfer.NEW_LABEL,))
     model = pretrained.with_head(1, seed=0)
     data = PairedPatches(x, y, patch_shape=(64, 64), augment=True, seed=0,
                          n_patches_per_epoch=steps * 8)  # fmt: skip
     train(model, data, steps=steps, lr=3e-3, seed=0, progress=False)
-    transfer.check_fine_tuned(model)
+    transfer.check_fine_tuned(model, pretrained)
