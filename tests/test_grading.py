@@ -657,3 +657,99 @@ def test_freeze_encoder():
     fails_with(transfer.check_freeze_encoder,
                _freeze(("encoders", "downs", "bottleneck", "ups", "decoders", "head")), "decoder")  # fmt: skip
     fails_with(transfer.check_freeze_encoder, lambda m: None, "still trainable")
+
+
+def _curve_stats(*, per_model=True, ddof=1, metric=None):
+    def curve_stats(table, m):
+        m = metric or m
+        if not per_model:
+            return table.groupby("n_fields")[m].agg(["mean", "std"])
+        means = table.groupby(["n_fields", "seed"])[m].mean().groupby("n_fields")
+        return means.agg(["mean", lambda v: v.std(ddof=ddof)]).set_axis(["mean", "std"], axis=1)
+
+    return curve_stats
+
+
+def test_curve_stats():
+    import pandas as pd
+
+    from coursekit.grading import transfer
+
+    transfer.check_curve_stats(_curve_stats())
+    fails_with(transfer.check_curve_stats, _curve_stats(per_model=False), "test images first")
+    fails_with(transfer.check_curve_stats, _curve_stats(ddof=0), "ddof=1")
+    fails_with(transfer.check_curve_stats, _curve_stats(metric="pearson_clean"), "metric passed in")
+    fixed = pd.DataFrame({"mean": [0.5, 0.7], "std": [0.1, 0.1]}, index=[1, 4])
+    fails_with(transfer.check_curve_stats, lambda t, m: fixed, "expected: index")
+    fails_with(
+        transfer.check_curve_stats, lambda t, m: t.groupby("n_fields")[m].mean(), "'mean' and 'std'"
+    )
+
+
+def test_fine_tuned_check_refuses_an_untrained_head_a_constant_and_a_two_label_model():
+    from coursekit.grading import transfer
+    from coursekit.models import UNet
+
+    fails_with(transfer.check_fine_tuned, UNet(3, 1, depth=2, base_channels=8, seed=0), "r = ")
+
+    class Constant(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return self.w + torch.zeros_like(x[:, :1])
+
+    fails_with(transfer.check_fine_tuned, Constant(), "r = 0.000")
+    fails_with(
+        transfer.check_fine_tuned,
+        UNet(3, 2, depth=2, base_channels=8),
+        "new_label_model(pretrained, 1)",
+    )
+    with pytest.raises(CheckFailed, match="nn.Module"):
+        transfer.check_fine_tuned(np.zeros(3))
+
+
+def test_fine_tuned_check_refuses_the_pretrained_model_and_an_untouched_trunk():
+    """With ``pretrained`` given, the pretrained model itself and a new head on its untouched
+    trunk (not trained, or only the head trained) fail before any r is computed: the DNA
+    model's prediction correlates with the nuclear envelope as well (r 0.3 to 0.5), so the
+    threshold alone would let it pass."""
+    from coursekit.grading import transfer
+    from coursekit.models import PairedPatches, UNet, freeze_trunk, train
+
+    pretrained = UNet(3, 1, depth=2, base_channels=8, seed=1)
+    check = transfer.check_fine_tuned
+
+    fails_with(lambda m: check(m, pretrained), pretrained, "the pretrained DNA model itself")
+    fails_with(lambda m: check(m, pretrained), pretrained.with_head(1, seed=0),
+               "every trunk weight", "all of it")  # fmt: skip
+    head_only = freeze_trunk(pretrained.with_head(1, seed=0))  # only the head trains
+    rng = np.random.default_rng(0)
+    data = PairedPatches([rng.normal(size=(3, 32, 32)).astype(np.float32)],
+                         [rng.normal(size=(1, 32, 32)).astype(np.float32)],
+                         patch_shape=(16, 16), n_patches_per_epoch=16)  # fmt: skip
+    train(head_only, data, steps=2, progress=False)
+    assert not torch.equal(head_only.head.weight, pretrained.head.weight)
+    fails_with(lambda m: check(m, pretrained), head_only, "every trunk weight")
+
+
+@pytest.mark.slow
+def test_fine_tuned_check_passes_the_notebooks_recipe():
+    """The solution's recipe (a DNA model, a new head, STEPS steps on N_FEW fields of the new
+    label, all weights trained) passes, with the pretrained model given as in the notebook."""
+    from coursekit.experiments import heldout_fields
+    from coursekit.grading import transfer, unet
+    from coursekit.learning_curve import field_arrays
+    from coursekit.models import PairedPatches, train
+
+    # solutions/05_transfer.ipynb's PRETRAIN_STEPS, STEPS, N_FEW and FIELD
+    pretrain_steps, steps, n_few, field = 100, 40, 1, (256, 256)
+    pretrained = unet.fallback_model(steps=pretrain_steps, seed=0)
+    fields = heldout_fields(n_few, field, seed=1_000, labels=(transfer.NEW_LABEL,))
+    x, y, _ = field_arrays(fields, (transfer.NEW_LABEL,))
+    model = pretrained.with_head(1, seed=0)
+    data = PairedPatches(x, y, patch_shape=(64, 64), augment=True, seed=0,
+                         n_patches_per_epoch=steps * 8)  # fmt: skip
+    train(model, data, steps=steps, lr=3e-3, seed=0, progress=False)
+    transfer.check_fine_tuned(model, pretrained)

@@ -1,7 +1,8 @@
 """Graded checks of the course's exercises.
 
 One module per assignment (:mod:`~coursekit.grading.data`, :mod:`~coursekit.grading.unet`,
-:mod:`~coursekit.grading.evaluation`, :mod:`~coursekit.grading.hallucination`), each with
+:mod:`~coursekit.grading.evaluation`, :mod:`~coursekit.grading.hallucination`,
+:mod:`~coursekit.grading.transfer`), each with
 check functions and a ``CHECKS`` table of their points (``scripts/nbgrader_metadata.py`` copies
 them into the notebooks' nbgrader metadata). A notebook keeps a :class:`Scoreboard`::
 
