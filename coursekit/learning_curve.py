@@ -92,7 +92,7 @@ def input_baseline(inputs, targets, *, clean=None, channel: int | None = None):
     """
     import pandas as pd
 
-    from coursekit.metrics import fit_affine, pearson_r
+    from coursekit.metrics import pearson_r, rescale_to_target
 
     _check_pairs(inputs, targets, "baseline")
     rows = []
@@ -102,19 +102,14 @@ def input_baseline(inputs, targets, *, clean=None, channel: int | None = None):
         if c >= x.shape[0]:
             raise ValueError(f"channel: expected an index below {x.shape[0]}, got {c}")
         for k in range(np.shape(y)[0]):
-            t = np.asarray(y[k], np.float64)
-            a, b = fit_affine(prediction=x[c], target=t)
-            row = {
-                "image": i,
-                "channel": k,
-                "pearson_recorded": pearson_r(prediction=a * x[c] + b, target=t),
-            }
-            if clean is not None:
-                ck = np.asarray(clean[i][k], np.float64)
-                a, b = fit_affine(prediction=x[c], target=ck)
-                row["pearson_clean"] = pearson_r(prediction=a * x[c] + b, target=ck)
-            else:
-                row["pearson_clean"] = float("nan")
+            row = {"image": i, "channel": k, "pearson_clean": float("nan")}
+            truths = (
+                {"recorded": y[k]} if clean is None else {"recorded": y[k], "clean": clean[i][k]}
+            )
+            for kind, truth in truths.items():
+                t = np.asarray(truth, np.float64)
+                scaled = rescale_to_target(target=t, prediction=x[c])
+                row[f"pearson_{kind}"] = pearson_r(target=t, prediction=scaled)
             rows.append(row)
     return pd.DataFrame(rows)
 

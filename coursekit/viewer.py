@@ -146,16 +146,13 @@ def _section(ax, img, row, lim, cmap, z_step_um, pixel_size_um, marks=(), curren
     ax.set_ylabel("z (up)")
 
 
-def _scale_bar(ax, shape, pixel_size_um, length_um=10.0):
+def _scale_bar(ax, shape, pixel_size_um):
+    """The course's scale bar (:func:`coursekit.plotting.scale_bar`) where the size is known."""
     if pixel_size_um is None:
         return
-    n = length_um / pixel_size_um
-    if n > 0.6 * shape[1]:
-        length_um, n = 5.0, 5.0 / pixel_size_um
-    y = shape[0] * 0.93
-    x0 = shape[1] * 0.05
-    ax.plot([x0, x0 + n], [y, y], color="white", lw=2.5)
-    ax.text(x0, y - shape[0] * 0.03, f"{length_um:g} um", color="white", fontsize=7)
+    from coursekit.plotting import scale_bar
+
+    scale_bar(ax, pixel_size_um, shape)
 
 
 def _section_width(shape, z_step_um, pixel_size_um) -> float:
@@ -431,7 +428,7 @@ def compare_images(
         ``"panels"``: name -> ``(T, Z, Y, X)`` float32 array; ``"limits"``: name ->
         ``(vmin, vmax)``; ``"cmaps"``: name -> colour map; ``"ndim"``: the input's ndim.
     """
-    from coursekit.metrics import fit_affine
+    from coursekit.metrics import rescale_to_target
 
     pred = np.asarray(prediction, dtype=np.float32)
     if pred.ndim not in (2, 3, 4):
@@ -453,8 +450,7 @@ def compare_images(
     panels = {"input": arrays["input"]}
     for k in ("prediction", "recorded"):
         if k in arrays and k != ref_name:
-            a, b = fit_affine(prediction=arrays[k], target=ref)
-            panels[k] = (a * arrays[k] + b).astype(np.float32)
+            panels[k] = rescale_to_target(target=ref, prediction=arrays[k]).astype(np.float32)
         elif k in arrays:
             panels[k] = ref
     if "clean" in arrays:

@@ -17,7 +17,6 @@ API reference (autodoc over every submodule ``coursekit`` advertises). Open
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -28,65 +27,13 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from course_index import lecture_notebooks, lectures_table, load_timings  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SITE_SRC = ROOT / "docs" / "site"
 PROJECT_PAGES = ("PROJECTS.md", "lectures/projects.md")
 SUBPACKAGES = ("microscope", "models", "metrics")
-
-
-def _title(nb) -> str:
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            m = re.search(r"^#\s+(.+)$", cell.source, re.M)
-            if m:
-                return m.group(1).strip()
-    return "(untitled)"
-
-
-def _goals(nb) -> list[str]:
-    """The bullets of the notebook's "Summary" section (what a student takes away)."""
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and re.match(r"^##\s+Summary", cell.source):
-            bullets, current = [], None
-            for line in cell.source.splitlines()[1:]:
-                if line.startswith("- **Next"):  # a pointer to the next lecture, not a goal
-                    current = None
-                elif line.startswith("- "):
-                    current = line[2:].strip()
-                    bullets.append(current)
-                elif current is not None and line.startswith("  ") and line.strip() and bullets:
-                    bullets[-1] += " " + line.strip()
-            return bullets
-    return []
-
-
-def _first_sentence(text: str) -> str:
-    m = re.match(r"(.+?\.)(\s|$)", text)
-    return (m.group(1) if m else text).replace("|", "\\|")
-
-
-def lectures_table(notebooks: list[Path], timings: dict) -> str:
-    runs = timings.get("runs", {})
-    labels = sorted(runs)
-    head = ["lecture", "what a student learns"] + [
-        f"time, {lab} ({runs[lab]['machine']['cores']} cores)" for lab in labels
-    ]
-    if not labels:
-        head.append("time")
-    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for path in notebooks:
-        nb = nbformat.read(path, as_version=4)
-        rel = path.relative_to(ROOT).as_posix()
-        goals = _goals(nb)
-        learn = "<br>".join(f"- {_first_sentence(g)}" for g in goals) or "(no Summary section)"
-        times = []
-        for lab in labels:
-            s = runs[lab]["notebooks"].get(rel)
-            times.append("not yet measured" if s is None else f"{s / 60:.1f} min")
-        times = times or ["not yet measured"]
-        page = f"lectures/{path.stem}.ipynb"
-        lines.append(f"| [{_title(nb)}]({page}) | {learn} | " + " | ".join(times) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def api_page() -> str:
@@ -118,7 +65,7 @@ def course_toc(projects: bool) -> str:
 def stage(src: Path) -> list[Path]:
     """Copy the site sources into ``src``; return the lecture notebooks staged."""
     shutil.copytree(SITE_SRC, src, ignore=shutil.ignore_patterns("_build", "__pycache__"))
-    notebooks = sorted((ROOT / "lectures").glob("*.ipynb"))
+    notebooks = lecture_notebooks()
     (src / "lectures").mkdir()
     for path in notebooks:
         # The reader of a web page installs nothing: the Colab install cell is left out.
@@ -131,9 +78,8 @@ def stage(src: Path) -> list[Path]:
     teaching = ROOT / "docs" / "teaching.md"
     if teaching.is_file():
         shutil.copy(teaching, src / "teaching.md")
-    timings_file = ROOT / "docs" / "timings.json"
-    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
-    (src / "_lectures_table.md").write_text(lectures_table(notebooks, timings))
+    table = lectures_table(notebooks, load_timings(), link=lambda p: f"lectures/{p.stem}.ipynb")
+    (src / "_lectures_table.md").write_text(table)
     (src / "api.md").write_text(api_page())
     index = (src / "index.md").read_text()
     index = re.sub(

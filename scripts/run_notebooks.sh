@@ -10,8 +10,10 @@ if [ ${#nbs[@]} -eq 0 ]; then
     exit 0
 fi
 echo "[notebooks] nbval over ${#nbs[@]} notebooks"
+# scripts/nbval_shared_data.py skips a notebook whose shared real-data sample is absent.
 # MPLBACKEND keeps figures off-screen; the sanitize file masks timings and progress bars.
 # One notebook at a time (NB_JOBS=1): training already uses both cores, and two torch
 # processes on two cores slow each other down more than they gain.
 MPLBACKEND=agg "$PY" -m pytest -q -p no:cacheprovider -n "${NB_JOBS:-1}" --dist loadfile --nbval --nbval-current-env \
+    -p scripts.nbval_shared_data \
     --nbval-sanitize-with scripts/nbval_sanitize.cfg "${nbs[@]}"

@@ -9,12 +9,12 @@ refuses connections, as a server that is down).
 from __future__ import annotations
 
 import functools
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from _shared import ServerThread
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -30,28 +30,15 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-class LocalServer:
-    """An HTTP server for one folder, running in a daemon thread."""
+class LocalServer(ServerThread):
+    """An HTTP server for one folder."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
         self.requests: list[str] = []
-        handler = functools.partial(_QuietHandler, directory=str(self.root), requests=self.requests)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        super().__init__(
+            functools.partial(_QuietHandler, directory=str(self.root), requests=self.requests)
         )
-        self._thread.start()
-        self.running = True
-
-    def stop(self) -> None:
-        """Stop serving and close the port (later connections are refused)."""
-        if self.running:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._thread.join(timeout=5)
-            self.running = False
 
 
 @pytest.fixture

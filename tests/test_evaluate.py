@@ -274,8 +274,12 @@ def test_baseline_scores_the_input_rescaled_to_the_target(fields):
     for _, row in table.iterrows():
         _p, r, c = fields[row["structure"]][row["field"]]
         x = inputs[row["field"]]
-        assert row["baseline_pearson_recorded"] == pytest.approx(pearson_r(target=r, prediction=x))
-        assert row["baseline_pearson_clean"] == pytest.approx(pearson_r(target=c, prediction=x))
+        # rescaled onto the target, an inverted contrast scores |r| (this input is inverted)
+        r_rec = pearson_r(target=r, prediction=x)
+        assert row["baseline_pearson_recorded"] == pytest.approx(abs(r_rec))
+        assert row["baseline_pearson_clean"] == pytest.approx(
+            abs(pearson_r(target=c, prediction=x))
+        )
         a, b = fit_affine(target=r, prediction=x)  # always rescaled: the input has other units
         assert row["baseline_nrmse_recorded"] == pytest.approx(nrmse(r, a * x + b))
         assert row["baseline_ssim_recorded"] == pytest.approx(ssim(r, a * x + b))
@@ -288,7 +292,7 @@ def test_baseline_scores_the_input_rescaled_to_the_target(fields):
     # a dict per structure; a multi-plane input is refused with a hint
     p, r, _ = fields["dna"][0]
     t = evaluate({"dna": p}, {"dna": r}, baseline={"dna": inputs[0]})
-    assert t.loc[0, "baseline_pearson_recorded"] == pytest.approx(pearson_r(r, inputs[0]))
+    assert t.loc[0, "baseline_pearson_recorded"] == pytest.approx(abs(pearson_r(r, inputs[0])))
     with pytest.raises(ValueError, match=r"3 channels or planes: pick the one.*input\[k\]"):
         evaluate({"dna": p}, {"dna": r}, baseline=np.stack([inputs[0]] * 3))
     with pytest.raises(KeyError, match="baseline has no image for structure 'dna'"):

@@ -8,6 +8,7 @@ subprocess as an unprivileged user when the tests run as root (root ignores chmo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -16,15 +17,15 @@ import subprocess
 import sys
 import tarfile
 import textwrap
-import threading
 import time
 import warnings
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pytest
+from _shared import ServerThread
 
 from coursekit import datasets as ds
 from coursekit.datasets import (
@@ -64,10 +65,14 @@ class Route:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    def __init__(self, *args, routes: dict, requests: list, **kwargs):
+        self._routes, self._requests = routes, requests
+        super().__init__(*args, **kwargs)
+
     def do_GET(self):  # noqa: N802 - the http.server API
         path = unquote(self.path)
-        self.server.requests.append(path)
-        route = self.server.routes.get(path)
+        self._requests.append(path)
+        route = self._routes.get(path)
         if route is None:
             self.send_error(404)
             return
@@ -97,22 +102,13 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class HostileServer:
+class HostileServer(ServerThread):
+    """A server that answers each path as its :class:`Route` says (``routes[path] = ...``)."""
+
     def __init__(self):
         self.routes: dict[str, Route] = {}
         self.requests: list[str] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.routes, self._httpd.requests = self.routes, self.requests
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def stop(self):
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(functools.partial(_Handler, routes=self.routes, requests=self.requests))
 
 
 @pytest.fixture

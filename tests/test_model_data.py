@@ -139,25 +139,6 @@ def test_bad_inputs_are_rejected_clearly():
 
 
 # --------------------------------------------------------------------------- one real image
-def test_split_spatial_is_disjoint_complete_and_stated():
-    from coursekit.models import split_spatial
-
-    for side in ("right", "left", "bottom", "top"):
-        split = split_spatial((3, 40, 50), 0.25, side=side)
-        assert not (split.train_mask & split.test_mask).any()
-        assert (split.train_mask | split.test_mask).all()
-        image = np.arange(40 * 50).reshape(40, 50)
-        assert split.take(image, "train").size + split.take(image, "test").size == image.size
-        assert side in split.description
-    right = split_spatial((40, 50), 0.25)
-    assert right.test == (slice(0, 40), slice(38, 50))  # 12.5 -> 12 columns held out
-    assert right.test_mask[:, 38:].all() and not right.test_mask[:, :38].any()
-    with pytest.raises(ValueError, match="fraction"):
-        split_spatial((40, 50), 1.0)
-    with pytest.raises(ValueError, match="unknown side"):
-        split_spatial((40, 50), 0.2, side="middle")
-
-
 def test_bin_image_means_and_sums_blocks():
     from coursekit.models import bin_image
 

@@ -266,3 +266,18 @@ def test_fit_affine_recovers_scale():
     assert b == pytest.approx(3.0)
     with pytest.raises(ValueError, match="prediction is constant"):
         fit_affine(t, np.ones_like(t))
+
+
+def test_rescale_to_target_fits_on_the_mask_and_maps_constants_to_the_mean():
+    from coursekit.metrics import rescale_to_target
+
+    rng = np.random.default_rng(3)
+    target = rng.normal(5.0, 2.0, (20, 30))
+    mask = np.zeros_like(target, bool)
+    mask[:, :20] = True
+    prediction = np.where(mask, -0.5 * target + 1.0, 0.0)  # inverted contrast on the mask only
+    out = rescale_to_target(target=target, prediction=prediction, mask=mask)
+    np.testing.assert_allclose(out[mask], target[mask], err_msg="exact affine map on the mask")
+    assert out.shape == target.shape and out.dtype == np.float64
+    flat = rescale_to_target(target=target, prediction=np.full_like(target, 7.0), mask=mask)
+    np.testing.assert_allclose(flat, target[mask].mean(), err_msg="constant -> the target mean")

@@ -61,7 +61,14 @@ from coursekit.metrics.evaluate import (
 )
 from coursekit.metrics.noise_model import NoiseFit, fit_noise_model
 from coursekit.metrics.plot import plot_scores
-from coursekit.metrics.similarity import fit_affine, nrmse, pearson_r, psnr, ssim
+from coursekit.metrics.similarity import (
+    fit_affine,
+    nrmse,
+    pearson_r,
+    psnr,
+    rescale_to_target,
+    ssim,
+)
 
 __all__ = [
     "pearson_r",
@@ -69,6 +76,7 @@ __all__ = [
     "ssim",
     "psnr",
     "fit_affine",
+    "rescale_to_target",
     "noise_ceiling",
     "noise_ceiling_from_repeats",
     "noise_ceiling_from_image",

@@ -22,11 +22,10 @@ from coursekit.metrics.calibration import as_calibration
 from coursekit.metrics.ceiling import CeilingUnavailable, noise_ceiling, noise_ceiling_from_image
 from coursekit.metrics.similarity import (
     _check_mask,
-    _is_constant,
-    fit_affine,
     nrmse,
     pearson_r,
     psnr,
+    rescale_to_target,
     ssim,
 )
 
@@ -125,12 +124,7 @@ def _to_target_scale(pred: np.ndarray, target: np.ndarray, mask, rescale: str) -
     """Bring the prediction onto the target's intensity scale (least squares, or as is)."""
     if rescale == "none":
         return pred
-    x = pred.astype(np.float64)
-    if _is_constant(x[mask] if mask is not None else x.ravel()):
-        mean = target[mask].mean() if mask is not None else target.mean()
-        return np.full(target.shape, mean, dtype=np.float64)
-    a, b = fit_affine(target=target, prediction=x, mask=mask)
-    return a * x + b
+    return rescale_to_target(target=target, prediction=pred, mask=mask)
 
 
 def _pearson_or_nan(pred, target, mask, where: str) -> float:
@@ -393,11 +387,14 @@ def evaluate(
             row["c_max_note"] = note
             if bases[i] is not None:
                 base = _check_baseline(bases[i], rec.shape, where)
-                s = _image_scores(base, rec, m, "affine", where + " (baseline vs recorded)")
-                row.update({f"baseline_{k}_recorded": v for k, v in s.items()})
-                if cl is not None:
-                    s = _image_scores(base, cl, m, "affine", where + " (baseline vs clean)")
-                    row.update({f"baseline_{k}_clean": v for k, v in s.items()})
+                for kind, truth in (("recorded", rec), ("clean", cl)):
+                    if truth is None:
+                        continue
+                    # the input affinely rescaled to the target (as CARE and ZeroCostDL4Mic
+                    # score it): an inverted contrast is turned upright, so r is |r|
+                    scaled = rescale_to_target(target=truth, prediction=base, mask=m)
+                    s = _image_scores(scaled, truth, m, "none", f"{where} (baseline vs {kind})")
+                    row.update({f"baseline_{k}_{kind}": v for k, v in s.items()})
             rows.append(row)
 
     table = pd.DataFrame(rows)

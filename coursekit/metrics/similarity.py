@@ -25,7 +25,15 @@ import numpy as np
 
 from coursekit._validation import check_array, check_choice, check_int, check_positive, describe
 
-__all__ = ["pearson_r", "nrmse", "ssim", "psnr", "fit_affine", "NRMSE_NORMALIZATIONS"]
+__all__ = [
+    "pearson_r",
+    "nrmse",
+    "ssim",
+    "psnr",
+    "fit_affine",
+    "rescale_to_target",
+    "NRMSE_NORMALIZATIONS",
+]
 
 NRMSE_NORMALIZATIONS = ("std", "range", "mean", "euclidean")
 
@@ -440,3 +448,39 @@ def fit_affine(target, prediction, *, mask=None) -> tuple[float, float]:
     b = float(ym - a * xm)
     # back to the images' units: y = a x + b in unit scale -> Y = a 2**(ey-ex) X + b 2**ey
     return float(np.ldexp(a, ey - ex)), float(np.ldexp(b, ey))
+
+
+def rescale_to_target(target, prediction, *, mask=None) -> np.ndarray:
+    """``prediction`` mapped onto ``target``'s intensity scale by :func:`fit_affine`.
+
+    This is how every score in the course puts an image that is in other units (a network's
+    output, or the input itself as the "do nothing" baseline) on the target's scale before
+    NRMSE, SSIM or PSNR; the fit uses ``mask``'s pixels only (e.g. the training region of a
+    real field), the result covers the whole image. A constant prediction has no slope: it
+    becomes the target's mean (over ``mask``), the best constant.
+
+    Parameters
+    ----------
+    target, prediction : array_like
+        Same shape, float or integer.
+    mask : array_like of bool, optional
+        Fit on these pixels only.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, the shape of ``prediction``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.array([0.0, 1.0, 2.0])
+    >>> rescale_to_target(target=t, prediction=-t).tolist()  # an inverted contrast
+    [0.0, 1.0, 2.0]
+    """
+    t, p = _check_pair(target, prediction)
+    mask = _check_mask(mask, p.shape)
+    if _is_constant(_select(p, mask)):
+        return np.full(p.shape, float(_select(t, mask).mean()))
+    a, b = fit_affine(target=t, prediction=p, mask=mask)
+    return a * p + b

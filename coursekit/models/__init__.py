@@ -4,7 +4,7 @@
   ``UNet(..., seed=)`` for repeatable initial weights), ``model.describe()`` for its levels,
   parameters and receptive field;
 - data: :class:`PairedPatches`, :func:`augment_pair`, :func:`split_by_field`,
-  :func:`split_spatial`, :func:`bin_image`; :class:`PatchStream` and
+  :func:`bin_image` (the spatial split of one real field: :func:`coursekit.realdata.spatial_split`); :class:`PatchStream` and
   :func:`simulated_pairs` (the virtual microscope's endless training data);
 - :func:`train` returning a :class:`History` (losses in :mod:`coursekit.models.losses`);
   :func:`pick_device`;
@@ -34,7 +34,7 @@ from coursekit.models.history import History
 from coursekit.models.losses import masked_loss, per_channel_loss, ssim_torch
 from coursekit.models.mc_dropout import enable_mc_dropout, predict_mc_dropout
 from coursekit.models.predict import predict, predict_tiled
-from coursekit.models.prepare import bin_image, split_spatial
+from coursekit.models.prepare import bin_image
 from coursekit.models.train import train, validation_loss
 from coursekit.models.transfer import freeze_trunk, trainable_parameters, unfreeze
 from coursekit.models.unet import UNet
@@ -46,7 +46,6 @@ __all__ = [
     "simulated_pairs",
     "augment_pair",
     "split_by_field",
-    "split_spatial",
     "bin_image",
     "normalize_channels",
     "normalization_spec",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from coursekit._validation import check_array, check_choice, check_int
+from coursekit.models.prepare import bin_image
 
 __all__ = [
     "PairedImages",
@@ -160,8 +161,8 @@ class PairedImages:
         if factor == 1:
             return self
         return PairedImages(
-            _bin_image(self.inputs, factor),
-            {k: _bin_image(v, factor) for k, v in self.targets.items()},
+            bin_image(self.inputs, factor),
+            {k: bin_image(v, factor) for k, v in self.targets.items()},
             self.input_names,
             pixel_size_um=None if self.pixel_size_um is None else self.pixel_size_um * factor,
             name=self.name,
@@ -191,20 +192,6 @@ class PairedImages:
             f"{self.inputs.dtype} -> targets {list(self.targets)}, {self.shape[0]} x "
             f"{self.shape[1]} px, binning {self.binning}, pixel size {px})"
         )
-
-
-def _bin_image(image: np.ndarray, factor: int) -> np.ndarray:
-    """Mean over ``factor x factor`` blocks of the last two axes, float32.
-
-    Private stand-in for the models branch's binning helper (``models/data.py``).
-    """
-    a = np.asarray(image)
-    y, x = (a.shape[-2] // factor) * factor, (a.shape[-1] // factor) * factor
-    if y == 0 or x == 0:
-        raise ValueError(f"cannot bin an image of shape {a.shape} by {factor}")
-    a = a[..., :y, :x].astype(np.float32)
-    a = a.reshape(*a.shape[:-2], y // factor, factor, x // factor, factor)
-    return a.mean(axis=(-3, -1), dtype=np.float64).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------- loaders
@@ -299,8 +286,8 @@ class SpatialSplit:
             return self
         if self.name in SPLITS:
             return spatial_split((self.shape[0] // factor, self.shape[1] // factor), self.name)
-        test = _bin_image(self.test, factor) > 0
-        train = _bin_image(self.train, factor) == 1
+        test = bin_image(self.test, factor) > 0
+        train = bin_image(self.train, factor) == 1
         return SpatialSplit(train & ~test, test, self.name)
 
     def describe(self) -> str:

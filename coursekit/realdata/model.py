@@ -86,9 +86,9 @@ class RealModel:
                 f"{list(self.input_names)} at acquisition resolution, got shape {arr.shape}"
             )
         if self.binning > 1:
-            from coursekit.realdata.images import _bin_image
+            from coursekit.models.prepare import bin_image
 
-            arr = _bin_image(arr, self.binning)
+            arr = bin_image(arr, self.binning)
         return arr
 
     def predict(

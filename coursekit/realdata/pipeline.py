@@ -48,23 +48,10 @@ PRESETS: dict[str, dict] = {
         "precise_bn": 0,
         "steps": 1500,
     },
-    "real_2d": {  # what the study supported; see docs/real-data.md
-        "binning": 2,
-        "patch_size": 64,
-        "batch_size": 8,
-        "lr": 1e-3,
-        "schedule": "constant",
-        "weight_decay": 0.0,
-        "loss": "mse",
-        "augment": True,
-        "normalization": "zscore",
-        "normalization_scope": "training",
-        "percentiles": (1.0, 99.8),
-        "unet": {},
-        "precise_bn": 0,
-        "steps": 1500,
-    },
 }
+#: What the study supported (docs/real-data.md): the default recipe, with the input
+#: normalization fitted on the training pixels only.
+PRESETS["real_2d"] = {**PRESETS["default"], "normalization_scope": "training"}
 
 
 # ---------------------------------------------------------------------------- patches
@@ -291,7 +278,7 @@ def input_baseline(data: PairedImages, split, *, targets=None) -> tuple[dict, di
     planes : dict of str to str
         Target name -> the input plane chosen.
     """
-    from coursekit.metrics import fit_affine, pearson_r
+    from coursekit.metrics import pearson_r, rescale_to_target
 
     split = split if isinstance(split, SpatialSplit) else spatial_split(data.shape, split)
     names = data.target_names if targets is None else tuple(targets)
@@ -305,8 +292,8 @@ def input_baseline(data: PairedImages, split, *, targets=None) -> tuple[dict, di
         ]
         best = int(np.argmax(rs))
         plane = data.inputs[best].astype(np.float64)
-        a, b = fit_affine(target=target, prediction=plane, mask=train_px)
-        preds[t] = (a * plane[box] + b).astype(np.float32)
+        preds[t] = rescale_to_target(target=target, prediction=plane, mask=train_px)[box]
+        preds[t] = preds[t].astype(np.float32)
         planes[t] = data.input_names[best]
     return preds, planes
 
@@ -326,8 +313,13 @@ def evaluate_real(
 
     The held-out region's bounding box is predicted as a new image (no context from the
     training region) and scored inside the held-out mask at the model's binning, with
-    :func:`coursekit.metrics.evaluate` (Pearson r, NRMSE, SSIM, PSNR). C_max stays NaN:
-    real data carry no camera calibration in the registry (see docs/real-data.md).
+    :func:`coursekit.metrics.evaluate` (Pearson r, NRMSE, SSIM, PSNR). Real data carry no
+    camera calibration in the registry, so C_max is estimated from each held-out target
+    image where its noise allows (:func:`coursekit.metrics.noise_ceiling_from_image`); the
+    ``c_max_note`` column says why it is NaN otherwise (on the ISL sample: the noise is
+    correlated between neighbouring pixels, the images were resampled). Saturated target
+    pixels are counted at the model's binning (``saturated_fraction``; a binned pixel counts
+    when all of its pixels clipped) and warned about (see docs/real-data.md).
 
     Returns
     -------
