@@ -4,6 +4,8 @@ mistakes)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -311,6 +313,15 @@ def test_fetch_pair(tmp_path, monkeypatch):
     fails_with(data.check_fetch_pair, _fetch(paths_only=True), "read_image")
     fails_with(data.check_fetch_pair, lambda name, *, registry, data_dir: (np.zeros((4, 4)),) * 2,
                "nothing downloaded")  # fmt: skip
+
+
+def test_fetch_pair_ignores_a_classroom_mirror(tmp_path, monkeypatch):
+    """A JupyterHub may point COURSEKIT_DATA_BASE_URL at a mirror of the real data sets; the
+    check's made-up data set is only on its own server, and the variable is restored after."""
+    monkeypatch.setenv("COURSEKIT_DATA_DIR", str(tmp_path / "default-cache"))
+    monkeypatch.setenv("COURSEKIT_DATA_BASE_URL", "http://127.0.0.1:9/mirror")
+    data.check_fetch_pair(_fetch())
+    assert os.environ["COURSEKIT_DATA_BASE_URL"] == "http://127.0.0.1:9/mirror"
 
 
 def test_fetch_by_position_fails_for_some_file_order(tmp_path, monkeypatch):

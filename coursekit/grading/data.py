@@ -8,9 +8,11 @@ works on the notebook's example fails.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
+import os
 import tempfile
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -378,6 +380,20 @@ def _tiff_bytes(data, tmp: Path, name: str) -> bytes:
     return path.read_bytes()
 
 
+@contextlib.contextmanager
+def _without_mirror():
+    """The made-up data set exists only on the check's own server: a classroom mirror set
+    in ``COURSEKIT_DATA_BASE_URL`` would redirect its download there and fail (HTTP 404)."""
+    from coursekit.datasets.cache import BASE_URL_ENV
+
+    mirror = os.environ.pop(BASE_URL_ENV, None)
+    try:
+        yield
+    finally:
+        if mirror is not None:
+            os.environ[BASE_URL_ENV] = mirror
+
+
 def check_fetch_pair(fetch_pair) -> None:
     """Check ``fetch_pair(name, *, registry, data_dir)``: fetch the data set ``name`` with
     :func:`coursekit.datasets.fetch` into ``data_dir`` and return ``(transmitted,
@@ -400,7 +416,7 @@ def check_fetch_pair(fetch_pair) -> None:
                  "README.txt": b"two images of one field"}  # fmt: skip
         order = list(files)
         rng.shuffle(order)
-        with serve_folder(www) as server:
+        with serve_folder(www) as server, _without_mirror():
             registry = local_registry(server, name, {k: files[k] for k in order})
             called = f"fetch_pair({name!r}, registry=registry, data_dir=<a new folder>)"
             out = call(fetch_pair, called, name, registry=registry, data_dir=cache)
