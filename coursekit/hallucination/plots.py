@@ -155,7 +155,7 @@ def plot_uncertainty(mean, std, *, truth=None, axes=None, max_points: int = 5000
     check_positive(max_points, "max_points")
     n_panels = 2 if truth is None else 4
     if axes is None:
-        _, axes = plt.subplots(1, n_panels, figsize=(3.4 * n_panels, 3.4))
+        _, axes = plt.subplots(1, n_panels, figsize=(3.4 * n_panels, 3.4), layout="constrained")
     axes = np.asarray(axes).ravel()
     if axes.size != n_panels:
         raise ValueError(f"axes: expected {n_panels} axes, got {axes.size}")
