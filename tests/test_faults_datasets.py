@@ -681,7 +681,10 @@ def test_zenodo_listing_with_unsafe_file_names_is_refused_and_kept(hostile, tmp_
 
 
 FETCH_IN_CHILD = """
-import sys, warnings
+import signal, sys, warnings
+# a shell without job control starts background jobs with SIGINT ignored, and children
+# inherit that: restore what a person pressing Ctrl-C in a terminal or notebook gets
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from coursekit import datasets as ds
 warnings.simplefilter("ignore")
 reg = ds.Registry.from_json(sys.argv[1])

@@ -53,6 +53,9 @@ import numpy as np
 import tifffile
 from coursekit.io import write_ome_tiff, write_imagej_tiff
 
+# SIGINT may be inherited as ignored (background jobs of a shell without job control)
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 original = tifffile.TiffWriter.write
 def write_then_signal(self, *args, **kwargs):
     result = original(self, *args, **kwargs)
