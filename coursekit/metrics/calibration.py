@@ -104,6 +104,7 @@ def as_calibration(camera, *, name: str = "camera") -> CameraCalibration:
           ``offset`` and ``read_noise_adu`` or ``read_noise_e`` attributes;
         - a mapping with the same keys, e.g. ``field.metadata["camera"]`` (a
           ``Camera.to_dict()``: read noise in electrons, converted with the gain).
+
         ``bit_depth`` or ``max_count``, when present, give the saturation count.
     name : str
         The argument's name, for error messages.

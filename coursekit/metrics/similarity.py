@@ -194,14 +194,14 @@ def nrmse(target, prediction, *, normalization: str = "std", mask=None) -> float
 
     There is no single convention, so say which one you use when you report NRMSE:
 
-    ======================  ==========================================  ==================
-    ``normalization``       denominator (of the *target*)               skimage name
-    ======================  ==========================================  ==================
-    ``"std"`` (default)     standard deviation ``std(t)``               (none)
-    ``"range"``             ``max(t) - min(t)``                         ``"min-max"``
-    ``"mean"``              ``mean(t)``                                 ``"mean"``
-    ``"euclidean"``         ``sqrt(mean(t**2))``, i.e. ``||t-p||/||t||``  ``"euclidean"``
-    ======================  ==========================================  ==================
+    ===================  ============================================  ===============
+    ``normalization``    denominator (of the *target*)                 skimage name
+    ===================  ============================================  ===============
+    ``"std"`` (default)  standard deviation ``std(t)``                 (none)
+    ``"range"``          ``max(t) - min(t)``                           ``"min-max"``
+    ``"mean"``           ``mean(t)``                                   ``"mean"``
+    ``"euclidean"``      ``sqrt(mean(t**2))``, i.e. ``||t-p||/||t||``  ``"euclidean"``
+    ===================  ============================================  ===============
 
     ``skimage.metrics.normalized_root_mse`` defaults to ``"euclidean"``, which depends on
     the target's offset (adding a constant background to both images lowers it). We
