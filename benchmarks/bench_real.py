@@ -6,6 +6,7 @@ Usage::
     .venv/bin/python benchmarks/bench_real.py                          # 60/180/600 s x 3 seeds
     .venv/bin/python benchmarks/bench_real.py --budgets 20 --seeds 1   # a quick look
     .venv/bin/python benchmarks/bench_real.py --study --steps 400      # the preset study
+    .venv/bin/python benchmarks/bench_real.py --study-wall 60 --seeds 1  # ... at 60 s each
     .venv/bin/python benchmarks/bench_real.py --json out.json
 
 Protocol (issue 13): 13 phase-contrast planes -> DAPI, MAP2, NFH; binned 2x; trained on the
@@ -218,6 +219,45 @@ STUDY = [  # (change, overrides on preset "default"): each row adds one change t
 ]
 
 
+#: The wall-clock study (docs/real-data.md, 2026-12-01): each row's overrides on the current
+#: ``real_2d`` preset, starting from the preset as it was before the study (flips and
+#: rotations on, constant learning rate) and changing one thing at a time.
+BEFORE = {"augment": True, "schedule": "constant"}
+STUDY_WALL = [
+    ("real_2d before the study", BEFORE),
+    ("no flips or rotations", {**BEFORE, "augment": False}),
+    ("all eight symmetries, cosine", {**BEFORE, "schedule": "cosine"}),
+    ("no flips or rotations, cosine (real_2d now)", {}),
+    ("no flips or rotations, cosine, lr 3e-3", {"lr": 3e-3}),
+    ("no flips or rotations, batch 16", {**BEFORE, "augment": False, "batch_size": 16}),
+    ("no flips or rotations, precise BN 64", {**BEFORE, "augment": False, "precise_bn": 64}),
+    ("base channels 32", {**BEFORE, "unet": {"base_channels": 32}}),
+    ("no batch norm", {**BEFORE, "unet": {"norm": "none"}}),
+    ("base 32, no batch norm", {**BEFORE, "unet": {"base_channels": 32, "norm": "none"}}),
+    ("depth 2, base 32", {**BEFORE, "unet": {"depth": 2, "base_channels": 32}}),
+    ("L1 loss", {**BEFORE, "loss": "l1"}),
+    ("patches of 128, batches of 4", {**BEFORE, "patch_size": 128, "batch_size": 4}),
+]
+
+
+def study_wall(data, seconds: float, seeds, only=None) -> list[dict]:
+    rows = []
+    for i, (change, overrides) in enumerate(STUDY_WALL):
+        if only is not None and i not in only:
+            continue
+        for seed in seeds:
+            t0 = time.perf_counter()
+            row = run_one("real_2d", data, seconds=seconds, seed=seed, **overrides)
+            row.update(change=change, wall_s=time.perf_counter() - t0)
+            rows.append(row)
+            print(
+                f"{change:45s} seed {seed}  steps {row['steps']:5d}  wall {row['wall_s']:4.0f} s  "
+                + "  ".join(f"{t} {row[t]:.3f}" for t in TARGETS),
+                flush=True,
+            )
+    return rows
+
+
 def study(data, steps: int, seed: int, only=None) -> list[dict]:
     rows = []
     for i, (change, overrides) in enumerate(STUDY):
@@ -244,6 +284,10 @@ def main(argv=None) -> int:
     ap.add_argument("--study", action="store_true", help="the preset study, in steps")
     ap.add_argument("--study-rows", type=int, nargs="+", help="only these rows of the study")
     ap.add_argument("--steps", type=int, default=400, help="steps per study run")
+    ap.add_argument(
+        "--study-wall", type=float, metavar="SECONDS",
+        help="the wall-clock study (STUDY_WALL) at this budget, seeds 0 .. --seeds - 1",
+    )  # fmt: skip
     ap.add_argument("--json", type=Path, help="write all rows here")
     args = ap.parse_args(argv)
 
@@ -260,7 +304,9 @@ def main(argv=None) -> int:
         + ", ".join(f"{t} {r:.3f} ({p})" for t, (r, p) in base.items())
         + "\n"
     )
-    if args.study:
+    if args.study_wall:
+        rows = study_wall(data, args.study_wall, range(args.seeds), only=args.study_rows)
+    elif args.study:
         rows = study(data, args.steps, 0, only=args.study_rows)
     else:
         rows = []
