@@ -7,6 +7,7 @@ Usage::
     .venv/bin/python benchmarks/bench_real.py --budgets 20 --seeds 1   # a quick look
     .venv/bin/python benchmarks/bench_real.py --study --steps 400      # the preset study
     .venv/bin/python benchmarks/bench_real.py --study-wall 60 --seeds 1  # ... at 60 s each
+    .venv/bin/python benchmarks/bench_real.py --limits 180             # what limits r
     .venv/bin/python benchmarks/bench_real.py --json out.json
 
 Protocol (issue 13): 13 phase-contrast planes -> DAPI, MAP2, NFH; binned 2x; trained on the
@@ -258,6 +259,41 @@ def study_wall(data, seconds: float, seeds, only=None) -> list[dict]:
     return rows
 
 
+def limits(data, seconds: float, seed: int = 0) -> list[dict]:
+    """Seen versus unseen pixels, and the same network trained on the held-out quarter itself.
+
+    Separates what one field teaches (the gap between a training quarter and the held-out
+    quarter, both predicted as new images) from the network's capacity (how well it fits the
+    held-out quarter when trained on it).
+    """
+    from coursekit.metrics import pearson_r
+
+    def score(model, columns):  # a quarter of the 1024-px field, predicted as a new image
+        d = data.binned(2)
+        crop = d.crop((slice(None), slice(columns[0] // 2, columns[1] // 2)))
+        pred = model.predict(crop, progress=False)
+        return {t: float(pearson_r(target=crop.targets[t], prediction=pred[t])) for t in TARGETS}
+
+    rows = []
+    model = train_real(data, targets=TARGETS, split=SPLIT, seconds=seconds, seed=seed,
+                       progress=False)  # fmt: skip
+    n = len(model.history.steps)
+    rows.append({"case": "trained on the left 3/4, scored on the held-out quarter",
+                 "steps": n, **score(model, (768, 1024))})  # fmt: skip
+    rows.append({"case": "trained on the left 3/4, scored on its columns 512-768 (seen)",
+                 "steps": n, **score(model, (512, 768))})  # fmt: skip
+    held_out = np.ones(data.shape, bool)
+    held_out[:, 768:] = False  # True = held out: the right quarter is the training region
+    model = train_real(data, targets=TARGETS, split=held_out, seconds=seconds, seed=seed,
+                       progress=False)  # fmt: skip
+    rows.append({"case": "trained on the right quarter itself, scored on it",
+                 "steps": len(model.history.steps), **score(model, (768, 1024))})  # fmt: skip
+    for row in rows:
+        print(f"{row['case']:62s} steps {row['steps']:5d}  "
+              + "  ".join(f"{t} {row[t]:.3f}" for t in TARGETS), flush=True)  # fmt: skip
+    return rows
+
+
 def study(data, steps: int, seed: int, only=None) -> list[dict]:
     rows = []
     for i, (change, overrides) in enumerate(STUDY):
@@ -288,6 +324,10 @@ def main(argv=None) -> int:
         "--study-wall", type=float, metavar="SECONDS",
         help="the wall-clock study (STUDY_WALL) at this budget, seeds 0 .. --seeds - 1",
     )  # fmt: skip
+    ap.add_argument(
+        "--limits", type=float, metavar="SECONDS",
+        help="what limits r: seen vs held-out quarter, and training on the held-out quarter",
+    )  # fmt: skip
     ap.add_argument("--json", type=Path, help="write all rows here")
     args = ap.parse_args(argv)
 
@@ -304,7 +344,9 @@ def main(argv=None) -> int:
         + ", ".join(f"{t} {r:.3f} ({p})" for t, (r, p) in base.items())
         + "\n"
     )
-    if args.study_wall:
+    if args.limits:
+        rows = limits(data, args.limits)
+    elif args.study_wall:
         rows = study_wall(data, args.study_wall, range(args.seeds), only=args.study_rows)
     elif args.study:
         rows = study(data, args.steps, 0, only=args.study_rows)
